@@ -1,0 +1,44 @@
+# The README's two commands: `make demo` builds the sample issue, `make test` runs the tests.
+# Each creates .venv and installs what it needs; nothing has to be installed by hand first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint format bench golden wheel clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/digest build --out issues
+	@echo "index.html is the email, digest.txt its plain-text part, manifest.json why each story was picked."
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/ruff format --check digest tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix digest tests bench
+	$(BIN)/ruff format digest tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+# Rewrites tests/golden/ from the current code; review the diff before committing it.
+golden: $(STAMP)
+	$(BIN)/pytest tests/test_golden.py --update-golden -q
+	git diff --stat -- tests/golden
+
+wheel: $(STAMP)
+	$(BIN)/python -m build --wheel --outdir dist
+
+clean:
+	rm -rf $(VENV) dist build issues .pytest_cache .mypy_cache .ruff_cache

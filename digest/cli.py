@@ -1,0 +1,130 @@
+"""The command line: parses flags, calls the library, maps errors to exit codes. Nothing else.
+
+This is the only module that imports Typer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digest import __version__
+from digest.build import build as build_issue
+from digest.build import issue_moment
+from digest.config import find_config, load_config, output_dir, with_overrides
+from digest.errors import DigestError, ExitCode
+
+app = typer.Typer(
+    name="digest",
+    help="Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _say(kind: str, message: str) -> None:
+    typer.echo(f"digest: {kind}: {message}", err=True)
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """A `DigestError` becomes one line on stderr and its documented exit code; Ctrl-C is 130."""
+    try:
+        yield
+    except DigestError as error:
+        _say("error", str(error))
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        _say("error", "interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"digest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular."""
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="DIGEST_CONFIG",
+        dir_okay=False,
+        help="The newsletter's digest.toml (default: ./digest.toml, else the bundled sample).",
+    ),
+]
+
+
+@app.command()
+def build(
+    config: ConfigOption = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feed", help="A feed file or URL; repeat for several. Replaces the config's feeds."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", envvar="DIGEST_OUT", file_okay=False, help="Where issue folders go."
+        ),
+    ] = None,
+    date: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            envvar="DIGEST_DATE",
+            help="The issue date, YYYY-MM-DD (default: the config's issue.date, else today).",
+        ),
+    ] = None,
+) -> None:
+    """Build one issue: OUT/<date>/index.html, digest.txt and manifest.json.
+
+    The folder's path is printed as the last line.
+
+    Example: digest build --config digest.toml --date 2025-11-24
+    """
+    with _exit_codes():
+        cwd = Path.cwd()
+        path, is_sample = find_config(config, cwd)
+        if is_sample:
+            _say(
+                "note",
+                f"no {path.name} here: building the bundled sample newsletter. "
+                "To start your own, copy its digest.toml (see the README) or pass --config.",
+            )
+        settings = load_config(path, env=os.environ, is_sample=is_sample)
+        settings = with_overrides(settings, feeds=feed, date=date.date() if date else None, out=out)
+        day = settings.issue.date or dt.datetime.now(dt.UTC).date()
+        folder, built = build_issue(settings, issue_moment(day), output_dir(settings, cwd))
+        for warning in built.warnings:
+            _say("warning", warning)
+        typer.echo(str(folder))
+
+
+def main() -> None:
+    app(prog_name="digest")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,187 @@
+"""The typed configuration: `digest.toml`, then `DIGEST_*` environment variables, then flags.
+
+Precedence is built-in defaults < config file < environment < flags; a flag left
+unset is `None` and overrides nothing. Relative paths in a config file are
+relative to that file, so a newsletter folder can be moved or built from anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from digest.errors import ConfigError
+from digest.resources import sample_dir
+
+CONFIG_NAME = "digest.toml"
+
+
+class _Section(BaseModel):
+    # strict: a TOML string "5" where a number belongs is a mistake worth naming,
+    # not something to coerce silently; forbid: a misspelt key must not be ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class NewsletterConfig(_Section):
+    name: str = "My Newsletter"
+    tagline: str = ""
+    url: str | None = None
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    direction: Literal["ltr", "rtl"] = "ltr"
+
+
+class IssueConfig(_Section):
+    date: dt.date | None = None
+
+
+class SourcesConfig(_Section):
+    feeds: list[str] = Field(default_factory=list)
+    analytics: str | None = None
+
+
+class SelectionConfig(_Section):
+    window_days: Annotated[int, Field(ge=1, le=366)] = 7
+    lead: str | None = None
+    editors_choice_category: str = "Editor's choice"
+    editors_choice_size: Annotated[int, Field(ge=0, le=50)] = 3
+    popular_size: Annotated[int, Field(ge=0, le=50)] = 5
+    comment_weight: Annotated[float, Field(ge=0)] = 10.0
+
+
+class OutputConfig(_Section):
+    # Unset: `./issues` under the current folder (also for the bundled sample,
+    # whose own folder may be inside an installed package).
+    dir: str | None = None
+    templates: str | None = None
+
+
+class Config(_Section):
+    newsletter: NewsletterConfig = Field(default_factory=NewsletterConfig)
+    issue: IssueConfig = Field(default_factory=IssueConfig)
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    # Where the config came from; relative paths resolve against `base_dir`.
+    path: Path | None = Field(default=None, exclude=True)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    is_sample: bool = Field(default=False, exclude=True)
+
+    def resolve(self, value: str) -> str:
+        """A path from the config, made absolute against the config's folder; URLs pass through."""
+        if _is_url(value):
+            return value
+        return str(self.base_dir / Path(value).expanduser())
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{where}'"
+    return f"{where}: {first['msg']}"
+
+
+def _parse(raw: Mapping[str, Any], *, where: str, **extra: Any) -> Config:
+    try:
+        return Config.model_validate({**raw, **extra})
+    except ValidationError as error:
+        raise ConfigError(_describe(error), path=where) from None
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """`DIGEST_SECTION__KEY=value` overrides one key; the value is read as TOML (`7`, `true`)."""
+    result: dict[str, dict[str, Any]] = {}
+    for name, text in env.items():
+        if not name.startswith("DIGEST_") or "__" not in name:
+            continue
+        section, key = name.removeprefix("DIGEST_").lower().split("__", 1)
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare word is a string: DIGEST_NEWSLETTER__LANGUAGE=fr
+        result.setdefault(section, {})[key] = value
+    return result
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    merged = dict(base)
+    for section, values in over.items():
+        current = merged.get(section, {})
+        merged[section] = {**current, **values} if isinstance(current, dict) else values
+    return merged
+
+
+def find_config(explicit: Path | None, cwd: Path) -> tuple[Path, bool]:
+    """The config to use, and whether it is the bundled sample (no file given, none in `cwd`)."""
+    if explicit is not None:
+        return explicit, False
+    local = cwd / CONFIG_NAME
+    if local.is_file():
+        return local, False
+    return sample_dir() / CONFIG_NAME, True
+
+
+def load_config(
+    path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    is_sample: bool = False,
+) -> Config:
+    """Read and validate a config file; every mistake is a `ConfigError` naming the file and key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config: {error}", path=str(path)) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
+    raw = _merge(raw, _env_overrides(env or {}))
+    return _parse(
+        raw,
+        where=str(path),
+        path=path.resolve(),
+        base_dir=path.resolve().parent,
+        is_sample=is_sample,
+    )
+
+
+DEFAULT_OUT = "issues"
+
+
+def output_dir(config: Config, cwd: Path) -> Path:
+    return Path(config.resolve(config.output.dir)) if config.output.dir else cwd / DEFAULT_OUT
+
+
+def with_overrides(
+    config: Config,
+    *,
+    feeds: list[str] | None = None,
+    date: dt.date | None = None,
+    out: Path | None = None,
+) -> Config:
+    """Flags given on the command line win over the file; a flag left as None changes nothing.
+
+    Feed paths and `out` from flags are relative to the current folder, so they are
+    made absolute here, before they meet the config's own base folder.
+    """
+    sources = config.sources
+    if feeds:
+        absolute = [f if _is_url(f) else str(Path(f).expanduser().resolve()) for f in feeds]
+        sources = sources.model_copy(update={"feeds": absolute})
+    issue = config.issue.model_copy(update={"date": date}) if date else config.issue
+    output = config.output
+    if out is not None:
+        output = output.model_copy(update={"dir": str(out.expanduser().resolve())})
+    return config.model_copy(update={"sources": sources, "issue": issue, "output": output})

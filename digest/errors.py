@@ -1,0 +1,64 @@
+"""One error hierarchy for the core; only the CLI turns these into messages and exit codes.
+
+The exit codes are part of the CLI contract (see README): cron jobs and
+scripts branch on them, so they never change meaning.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    NOTHING_NEW = 3
+    NO_FEED = 4
+    RENDER = 5
+    SEND = 6
+    LOCKED = 7
+    INTERRUPTED = 130
+
+
+class DigestError(Exception):
+    """A failure the user can act on. `str()` is one line that names the file and the problem."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class ConfigError(DigestError):
+    exit_code = ExitCode.USAGE
+
+
+class SourceError(DigestError):
+    """A feed or another input could not be read or understood."""
+
+    exit_code = ExitCode.NO_FEED
+
+
+class InputError(DigestError):
+    """An input other than a feed (analytics export, picks file) is unreadable or malformed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NothingNewError(DigestError):
+    """No story in the window: not a failure, but nothing worth sending (cron skips the send)."""
+
+    exit_code = ExitCode.NOTHING_NEW
+
+
+class RenderError(DigestError):
+    exit_code = ExitCode.RENDER
+
+
+class OutputError(DigestError):
+    """The issue folder could not be written."""
+
+    exit_code = ExitCode.RENDER

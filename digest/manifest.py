@@ -1,0 +1,86 @@
+"""The issue's manifest: what was picked, in which section, and why; every candidate explained.
+
+A pure function of the issue, so the same inputs give byte-identical JSON
+(no clock, no absolute paths: sources are named as the user named them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from digest import __version__
+from digest.models import Decision, Issue, Item, Pick
+
+SCHEMA_VERSION = 1
+
+
+def _item(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "url": item.url,
+        "title": item.title,
+        "published": item.published.isoformat() if item.published else None,
+        "categories": list(item.categories),
+        "comments": item.comments,
+        "feed": item.feed,
+    }
+
+
+def _pick(pick: Pick) -> dict[str, Any]:
+    return {
+        "rank": pick.rank,
+        **_item(pick.item),
+        "score": pick.score,
+        "pageviews": pick.pageviews,
+        "reason": pick.reason,
+    }
+
+
+def _decision(decision: Decision) -> dict[str, Any]:
+    return {
+        "url": decision.item.url,
+        "title": decision.item.title,
+        "outcome": decision.outcome.value,
+        "section": decision.section.value if decision.section else None,
+        "score": decision.score,
+        "reason": decision.reason,
+    }
+
+
+def build_manifest(
+    issue: Issue, files: Mapping[str, bytes], warnings: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    selection = issue.selection
+    return {
+        "schema": SCHEMA_VERSION,
+        "generator": f"digest {__version__}",
+        "issue": {
+            "date": issue.date.isoformat(),
+            "slug": issue.slug,
+            "subject": issue.rendered.subject,
+            "preheader": issue.rendered.preheader,
+        },
+        "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat()},
+        "sources": [
+            {"source": feed.source, "status": "ok", "title": feed.title, "items": len(feed.items)}
+            for feed in issue.feeds
+        ],
+        "sections": {
+            "lead": [_pick(selection.lead)] if selection.lead else [],
+            "editors_choice": [_pick(p) for p in selection.editors_choice],
+            "popular": [_pick(p) for p in selection.popular],
+        },
+        "candidates": [_decision(d) for d in selection.decisions],
+        "warnings": list(warnings),
+        "files": {
+            name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in sorted(files.items())
+        },
+    }
+
+
+def dumps(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,0 +1,120 @@
+"""The data that flows between stages. Frozen: a stage returns new values, never edits old ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    credit: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One story, normalized from whatever feed format it came in."""
+
+    id: str
+    url: str
+    title: str
+    summary: str  # plain text; the templates escape it
+    published: dt.datetime | None  # always timezone-aware when set
+    categories: tuple[str, ...] = ()
+    author: str | None = None
+    source_line: str | None = None  # "commonground.example with agencies"
+    image: Image | None = None
+    comments: int | None = None
+    feed: str = ""  # the source as the user named it
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed as read: where it came from and its items, in feed order."""
+
+    source: str
+    title: str
+    items: tuple[Item, ...]
+    language: str | None = None
+
+
+class Section(StrEnum):
+    LEAD = "lead"
+    EDITORS_CHOICE = "editors_choice"
+    POPULAR = "popular"
+
+
+class Outcome(StrEnum):
+    PICKED = "picked"
+    NOT_RANKED = "not_ranked"  # a candidate that did not make the cut
+    OUT_OF_WINDOW = "out_of_window"
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    item: Item
+    section: Section
+    rank: int  # 1-based within its section
+    score: float
+    reason: str
+    pageviews: int = 0
+
+    @property
+    def label(self) -> str | None:
+        """The section label a card shows ("News"), from the item's first category."""
+        return self.item.categories[0] if self.item.categories else None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What selection did with one candidate, and why: the manifest's explanation."""
+
+    item: Item
+    outcome: Outcome
+    reason: str
+    section: Section | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    lead: Pick | None
+    editors_choice: tuple[Pick, ...]
+    popular: tuple[Pick, ...]
+    decisions: tuple[Decision, ...] = ()
+
+    @property
+    def picks(self) -> tuple[Pick, ...]:
+        lead = (self.lead,) if self.lead else ()
+        return lead + self.editors_choice + self.popular
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: dt.datetime
+    end: dt.datetime
+
+    def __contains__(self, moment: dt.datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    date: dt.date
+    slug: str
+    selection: Selection
+    rendered: Rendered
+    window: Window
+    feeds: tuple[Feed, ...] = field(default=())

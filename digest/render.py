@@ -1,0 +1,110 @@
+"""The render stage: Jinja2 templates → MJML → HTML (mjml-python), plus subject, preheader and text.
+
+Templates are looked up in the user's templates folder first, then in the
+packaged ones, so a newsletter overrides a single file by giving its name.
+Rendering never touches the network: MRML gets `fonts={}` (no web-font link).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import mjml
+
+from digest.config import Config
+from digest.errors import RenderError
+from digest.models import Rendered, Selection
+from digest.plaintext import FILTERS as TEXT_FILTERS
+from digest.postprocess import postprocess
+from digest.resources import templates_dir
+
+EMAIL_TEMPLATE = "email.mjml.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+SUBJECT_TEMPLATE = "subject.txt.j2"
+PREHEADER_TEMPLATE = "preheader.txt.j2"
+
+
+def _autoescape(name: str | None) -> bool:
+    # Everything is markup except the plain-text templates; escaping is the default so
+    # feed text can never become markup in the email.
+    return not (name or "").endswith(".txt.j2")
+
+
+def environment(user_templates: Path | None = None) -> jinja2.Environment:
+    folders = [str(user_templates)] if user_templates else []
+    folders.append(str(templates_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(TEXT_FILTERS)
+    return env
+
+
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as error:
+        where = f"{error.filename or error.name or name}:{error.lineno}"
+        raise RenderError(f"template syntax error: {error.message}", path=where) from None
+    except jinja2.TemplateNotFound as error:
+        raise RenderError(f"template not found: {error.name}", path=name) from None
+    except jinja2.UndefinedError as error:
+        raise RenderError(
+            f"template error: {error.message}", path=_template_path(env, name)
+        ) from None
+
+
+def _template_path(env: jinja2.Environment, name: str) -> str:
+    try:
+        return env.get_template(name).filename or name
+    except jinja2.TemplateError:
+        return name
+
+
+def _one_line(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    return " ".join(_render(env, name, context).split())
+
+
+def mjml_to_html(source: str, *, template: str = EMAIL_TEMPLATE) -> str:
+    try:
+        return mjml.mjml2html(source, disable_comments=True, fonts={})
+    except Exception as error:  # MRML raises a bare exception type of its own
+        raise RenderError(f"MJML error: {' '.join(str(error).split())}", path=template) from None
+
+
+def render_issue(
+    selection: Selection,
+    *,
+    config: Config,
+    date: dt.date,
+    number: int | None = None,
+    env: jinja2.Environment | None = None,
+) -> Rendered:
+    env = env or environment(_user_templates(config))
+    context: dict[str, Any] = {
+        "newsletter": config.newsletter,
+        "issue": {"date": date, "date_label": f"{date.day} {date:%B %Y}", "number": number},
+        "lead": selection.lead,
+        "editors_choice": selection.editors_choice,
+        "popular": selection.popular,
+    }
+    context["subject"] = _one_line(env, SUBJECT_TEMPLATE, context)
+    context["preheader"] = _one_line(env, PREHEADER_TEMPLATE, context)
+    html = postprocess(mjml_to_html(_render(env, EMAIL_TEMPLATE, context)))
+    text = _render(env, TEXT_TEMPLATE, context)
+    return Rendered(
+        subject=context["subject"], preheader=context["preheader"], html=html, text=text
+    )
+
+
+def _user_templates(config: Config) -> Path | None:
+    return Path(config.resolve(config.output.templates)) if config.output.templates else None
