@@ -78,9 +78,11 @@ def load_feed(source: str, location: str) -> Feed:
         data, base = _read_url(location)
     else:
         data, base = _read_file(location, source), ""
+    if not data.strip():
+        raise SourceError("empty file, not a feed", path=source)
     # Parsing bytes (never a URL or path) keeps feedparser itself off the network and the disk.
     parsed = feedparser.parse(data, response_headers={"content-location": base} if base else None)
-    if not parsed.entries and (parsed.bozo or not parsed.version):
+    if not parsed.get("entries") and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception")
         detail = f": {_one_line(str(problem))}" if problem else ""
         raise SourceError(f"not a feed{detail}", path=source)
@@ -108,7 +110,7 @@ def load_analytics(path: str, label: str) -> dict[str, int]:
     url_column = next((columns[c] for c in _URL_COLUMNS if c in columns), None)
     view_column = next((columns[c] for c in _VIEW_COLUMNS if c in columns), None)
     if url_column is None or view_column is None:
-        raise InputError("analytics CSV needs a 'url' and a 'pageviews' column", path=label)
+        raise InputError("needs a 'url' and a 'pageviews' column", path=label)
     views: dict[str, int] = {}
     for row in reader:
         url = (row.get(url_column) or "").strip()

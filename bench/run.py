@@ -1,0 +1,105 @@
+"""`make bench`: figures for building the sample issue. Prints; asserts nothing.
+
+- warm build: the whole pipeline in one process (after one warm-up run), median of N;
+- stages: where that time goes (read + parse, select, render MJML, inline CSS, text);
+- cold CLI: `python -m digest build` in a fresh process, as cron runs it, with its peak RSS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from digest.build import build, compose_issue, issue_moment, read_inputs
+from digest.config import load_config
+from digest.postprocess import inline_css
+from digest.render import EMAIL_TEMPLATE, environment, mjml_to_html
+from digest.resources import sample_dir
+from digest.selection import issue_window, select
+
+T = TypeVar("T")
+RUNS = 15
+
+
+def timed(fn: Callable[[], T], runs: int = RUNS) -> tuple[float, T]:
+    """Median wall time in milliseconds over `runs`, after one warm-up call."""
+    result = fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), result
+
+
+def main() -> None:
+    config = load_config(sample_dir() / "digest.toml")
+    assert config.issue.date is not None
+    now = issue_moment(config.issue.date)
+    print(f"digest bench: sample issue of {config.issue.date}, median of {RUNS} runs\n")
+
+    with tempfile.TemporaryDirectory() as out:
+        whole, (folder, built) = timed(lambda: build(config, now, Path(out)))
+        size = {p.name: p.stat().st_size for p in folder.iterdir()}
+
+    inputs_ms, inputs = timed(lambda: read_inputs(config))
+    items = [i for f in inputs.feeds for i in f.items]
+    window = issue_window(now, config.selection.window_days)
+    select_ms, _ = timed(
+        lambda: select(items, pageviews=inputs.pageviews, config=config.selection, window=window)
+    )
+    compose_ms, _ = timed(lambda: compose_issue(inputs, config, now))
+    env = environment()
+    context = {
+        "newsletter": config.newsletter,
+        "issue": {"date": now.date(), "date_label": "x", "number": None},
+        "lead": built.issue.selection.lead,
+        "editors_choice": built.issue.selection.editors_choice,
+        "popular": built.issue.selection.popular,
+        "subject": built.issue.rendered.subject,
+        "preheader": built.issue.rendered.preheader,
+    }
+    source = env.get_template(EMAIL_TEMPLATE).render(context)
+    mjml_ms, raw_html = timed(lambda: mjml_to_html(source))
+    inline_ms, _ = timed(lambda: inline_css(raw_html))
+
+    rows = [
+        ("warm build, whole pipeline (write included)", whole),
+        ("  read + parse feed and analytics", inputs_ms),
+        ("  compose (select + render + inline + text)", compose_ms),
+        ("    select", select_ms),
+        ("    MJML → HTML (mjml-python)", mjml_ms),
+        ("    inline CSS (premailer)", inline_ms),
+    ]
+    for label, ms in rows:
+        print(f"{label:<48} {ms:8.1f} ms")
+
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "digest", "build", "--out", out],
+            check=True,
+            capture_output=True,
+        )
+        cold = (time.perf_counter() - start) * 1000
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"{'cold CLI run (new process, imports included)':<48} {cold:8.1f} ms")
+    print(f"{'peak memory (RSS) of that process':<48} {peak_kib / 1024:8.1f} MiB")
+    print()
+    print(
+        f"index.html {size['index.html']:,} bytes (Gmail clips at ~100 KB), "
+        f"digest.txt {size['digest.txt']:,} bytes, manifest.json {size['manifest.json']:,} bytes"
+    )
+    print(f"run on Python {sys.version.split()[0]}, {dt.date.today().isoformat()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""digest.toml: typed, strict, with errors that name the file and the key; env and flags on top."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from digest.config import find_config, load_config, output_dir, with_overrides
+from digest.errors import ConfigError
+
+from .conftest import SAMPLE
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "digest.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_sample_config_loads_with_its_values() -> None:
+    config = load_config(SAMPLE / "digest.toml")
+    assert config.newsletter.name == "CommonGround Weekly"
+    assert config.issue.date == dt.date(2025, 11, 24)
+    assert config.selection.popular_size == 5
+
+
+def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""))
+    assert config.selection.window_days == 7
+    assert config.selection.editors_choice_category == "Editor's choice"
+    assert config.sources.feeds == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[selection]\npopular_sise = 3\n", "unknown key 'selection.popular_sise'"),
+        ("[newsleter]\nname = 'x'\n", "unknown key 'newsleter'"),
+        ("[selection]\npopular_size = 'five'\n", "selection.popular_size:"),
+        ("[selection]\npopular_size = '5'\n", "selection.popular_size:"),
+        ("[selection]\nwindow_days = 0\n", "selection.window_days:"),
+        ("[newsletter]\nlanguage = 'not a language'\n", "newsletter.language:"),
+        ("[newsletter]\ndirection = 'up'\n", "newsletter.direction:"),
+        ("[sources]\nfeeds = 'news.rss'\n", "sources.feeds:"),
+        ("[selection\n", "invalid TOML"),
+    ],
+)
+def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "[sources]\nfeeds = ['feeds/a.rss', 'https://x.example/f']\n")
+    )
+    assert config.resolve("feeds/a.rss") == str(tmp_path / "feeds" / "a.rss")
+    assert config.resolve("https://x.example/f") == "https://x.example/f"
+
+
+def test_environment_overrides_the_file_and_flags_override_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[selection]\npopular_size = 4\n[issue]\ndate = 2025-01-06\n")
+    env = {"DIGEST_SELECTION__POPULAR_SIZE": "2", "DIGEST_NEWSLETTER__LANGUAGE": "fr"}
+    config = load_config(path, env=env)
+    assert config.selection.popular_size == 2
+    assert config.newsletter.language == "fr"
+    assert with_overrides(config, date=None).issue.date == dt.date(2025, 1, 6)
+    assert with_overrides(config, date=dt.date(2025, 2, 3)).issue.date == dt.date(2025, 2, 3)
+
+
+def test_a_bad_environment_value_is_reported_like_a_bad_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"selection\.popular_size"):
+        load_config(write(tmp_path, ""), env={"DIGEST_SELECTION__POPULAR_SIZE": "many"})
+
+
+def test_flag_paths_are_relative_to_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cfg").mkdir()
+    config = load_config(write(tmp_path / "cfg", ""))
+    monkeypatch.chdir(tmp_path)
+    changed = with_overrides(config, feeds=["here.rss"], out=Path("out"))
+    assert changed.sources.feeds == [str(tmp_path / "here.rss")]
+    assert output_dir(changed, tmp_path) == tmp_path / "out"
+
+
+def test_output_folder_defaults_to_issues_in_the_current_folder(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path / "", ""))
+    assert output_dir(config, Path("/somewhere")) == Path("/somewhere/issues")
+    config = load_config(write(tmp_path, "[output]\ndir = 'built'\n"))
+    assert output_dir(config, Path("/somewhere")) == tmp_path / "built"
+
+
+def test_find_config_prefers_the_flag_then_the_local_file_then_the_sample(tmp_path: Path) -> None:
+    assert find_config(Path("x.toml"), tmp_path) == (Path("x.toml"), False)
+    assert find_config(None, tmp_path) == (SAMPLE / "digest.toml", True)
+    local = write(tmp_path, "")
+    assert find_config(None, tmp_path) == (local, False)

@@ -1,0 +1,51 @@
+"""The plain-text part: its own template, readable in a mail client."""
+
+from __future__ import annotations
+
+import re
+
+from digest.build import compose_issue, issue_moment, read_inputs
+from digest.config import Config
+from digest.plaintext import TEXT_WIDTH, excerpt, paragraphs, wrap
+
+
+def sample_text(config: Config) -> str:
+    assert config.issue.date is not None
+    return compose_issue(
+        read_inputs(config), config, issue_moment(config.issue.date)
+    ).issue.rendered.text
+
+
+def test_lines_fit_78_columns_unless_a_url_stands_alone(sample_config: Config) -> None:
+    for line in sample_text(sample_config).splitlines():
+        if len(line) > TEXT_WIDTH:
+            assert re.fullmatch(r"\s*https?://\S+", line), line
+
+
+def test_no_markup_or_entities_are_left(sample_config: Config) -> None:
+    text = sample_text(sample_config)
+    assert not re.search(r"<[a-zA-Z/][^>]*>", text)
+    assert not re.search(r"&(#\d+|[a-z]+);", text)
+
+
+def test_sections_in_order_with_each_story_once(sample_config: Config) -> None:
+    text = sample_text(sample_config)
+    headings = [h for h in ("LEAD STORY", "EDITOR'S CHOICE", "POPULAR") if h in text]
+    assert headings == ["LEAD STORY", "EDITOR'S CHOICE", "POPULAR"]
+    assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
+    assert text.count("UN Security Council approves Gaza Peace Plan") == 1
+    assert text.count("https://www.commonground.example/news/2025/11/un-security-council") == 1
+
+
+def test_wrap_keeps_a_long_url_whole_and_indents() -> None:
+    url = "https://example.org/" + "a" * 90
+    assert wrap(f"see {url} now", width=20, indent="  ") == f"  see\n  {url}\n  now"
+
+
+def test_wrap_keeps_paragraphs_apart() -> None:
+    assert wrap("one two\n\nthree", width=4) == "one\ntwo\n\nthree"
+
+
+def test_paragraphs_cut_at_a_word_within_the_budget() -> None:
+    assert paragraphs("aaa bbb\n\nccc ddd eee", limit=12) == ["aaa bbb", "ccc…"]
+    assert excerpt("short", limit=100) == "short"

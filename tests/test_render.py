@@ -1,0 +1,168 @@
+"""The render and postprocess stages: the email HTML is born right."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from digest.build import compose_issue, issue_moment, read_inputs
+from digest.config import Config
+from digest.errors import RenderError
+from digest.models import Pick, Section, Selection
+from digest.postprocess import ensure_doctype, inline_css
+from digest.render import environment, mjml_to_html, render_issue
+
+from .test_selection import NOW, item
+
+
+@pytest.fixture(scope="module")
+def sample_html() -> str:
+    from digest.config import load_config
+
+    from .conftest import SAMPLE
+
+    config = load_config(SAMPLE / "digest.toml")
+    built = compose_issue(
+        read_inputs(config), config, issue_moment(config.issue.date or NOW.date())
+    )
+    return built.issue.rendered.html
+
+
+def test_doctype_comes_first(sample_html: str) -> None:
+    assert sample_html.startswith("<!doctype html>\n<html")
+    assert sample_html.lower().count("<!doctype") == 1
+
+
+def test_language_title_and_preheader(sample_html: str) -> None:
+    tree = lxml.html.fromstring(sample_html)
+    assert tree.get("lang") == "en"
+    assert tree.findtext(".//title") == (
+        "CommonGround Weekly: EU - Azerbaijan Security Dialogue held in Brussels"
+    )
+    preheader = tree.xpath("//body/div[1]")[0]
+    assert "display:none" in preheader.get("style").replace(" ", "")
+    assert preheader.text_content().startswith("The 6th round of the Security Dialogue")
+
+
+def test_every_image_has_alt_text_and_an_integer_width(sample_html: str) -> None:
+    images = lxml.html.fromstring(sample_html).xpath("//img")
+    assert len(images) == 4  # the lead and three editor's choice thumbnails
+    for image in images:
+        assert image.get("alt"), lxml.html.tostring(image)
+        assert image.get("width", "").isdigit(), "premailer must not rewrite width to 100%"
+
+
+def test_nothing_is_fetched_from_the_network_by_the_reader(sample_html: str) -> None:
+    tree = lxml.html.fromstring(sample_html)
+    assert tree.xpath("//link") == []  # no web font, no remote stylesheet
+    assert tree.xpath("//script") == []
+    assert "fonts.googleapis" not in sample_html
+
+
+def test_media_queries_and_outlook_conditionals_survive_inlining(sample_html: str) -> None:
+    assert "@media only screen and (max-width: 479px)" in sample_html
+    assert "<!--[if mso" in sample_html
+    # CSS is inlined: the section headings carry their colour on the element itself.
+    heading = lxml.html.fromstring(sample_html).xpath('//h2[normalize-space()="Editor\'s choice"]')[
+        0
+    ]
+    assert "color:#b42318" in heading.get("style", "").replace(" ", "")
+
+
+def test_the_issue_is_well_under_gmails_clipping_size(sample_html: str) -> None:
+    assert len(sample_html.encode()) < 100_000
+
+
+def test_layout_tables_are_marked_presentation(sample_html: str) -> None:
+    tables = lxml.html.fromstring(sample_html).xpath("//table")
+    assert tables and all(t.get("role") == "presentation" for t in tables)
+
+
+def test_feed_text_never_becomes_markup_or_template_code(sample_config: Config) -> None:
+    hostile = replace(
+        item(1),
+        title="<script>alert(1)</script> {{ 7 * 7 }} {% raw %}",
+        summary="</mj-text><mj-raw><b>bold</b></mj-raw>",
+    )
+    selection = Selection(Pick(hostile, Section.LEAD, 1, 0.0, "test"), (), ())
+    rendered = render_issue(selection, config=sample_config, date=NOW.date())
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7 * 7 }} {% raw %}" in rendered.html
+    assert "49" not in rendered.html
+    assert "<b>bold</b>" not in rendered.html
+    assert "{{ 7 * 7 }}" in rendered.subject
+
+
+def test_a_section_with_no_stories_is_left_out(sample_config: Config) -> None:
+    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    rendered = render_issue(selection, config=sample_config, date=NOW.date())
+    assert "Editor's choice" not in rendered.html and "Popular" not in rendered.html
+    assert "EDITOR'S CHOICE" not in rendered.text and "POPULAR" not in rendered.text
+
+
+def test_a_template_syntax_error_names_the_file_and_line(
+    tmp_path: Path, sample_config: Config
+) -> None:
+    (tmp_path / "email.mjml.j2").write_text(
+        "<mjml>\n<mj-body>\n{% if lead %}\n</mj-body>\n</mjml>\n"
+    )
+    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    with pytest.raises(RenderError) as caught:
+        render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
+    message = str(caught.value)
+    assert re.match(
+        rf"^{re.escape(str(tmp_path / 'email.mjml.j2'))}:\d+: template syntax error", message
+    )
+    assert "\n" not in message
+
+
+def test_an_undefined_name_in_a_template_is_an_error_not_a_blank(
+    tmp_path: Path, sample_config: Config
+) -> None:
+    (tmp_path / "subject.txt.j2").write_text("{{ newsletter.nmae }}")
+    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    with pytest.raises(RenderError, match=r"subject\.txt\.j2: template error: .*nmae"):
+        render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
+
+
+def test_a_user_template_overrides_the_packaged_one_of_the_same_name(
+    tmp_path: Path, sample_config: Config
+) -> None:
+    (tmp_path / "subject.txt.j2").write_text("Weekly: {{ lead.item.title }}")
+    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    rendered = render_issue(
+        selection, config=sample_config, date=NOW.date(), env=environment(tmp_path)
+    )
+    assert rendered.subject == "Weekly: Story 1"
+    assert (
+        "<mjml" not in rendered.html and "<mj-" not in rendered.html
+    )  # the rest is still packaged
+
+
+def test_invalid_mjml_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match=r"email\.mjml\.j2: MJML error"):
+        mjml_to_html("<mjml><mj-body><mj-section></mjml>")
+
+
+def test_ensure_doctype_replaces_any_existing_one() -> None:
+    assert (
+        ensure_doctype("<!DOCTYPE html PUBLIC 'x'>\n<html></html>")
+        == "<!doctype html>\n<html></html>"
+    )
+    assert ensure_doctype("<html></html>") == "<!doctype html>\n<html></html>"
+
+
+def test_inline_css_keeps_important_in_media_rules_and_image_widths() -> None:
+    html = (
+        "<html><head><style>p{color:red} @media (max-width:10px){p{color:blue !important}}</style>"
+        '</head><body><p>x</p><img src="https://a.example/i.png" width="550" style="width:100%"'
+        ' alt="i"></body></html>'
+    )
+    out = inline_css(html)
+    assert 'style="color:red"' in out
+    assert "color:blue !important" in out
+    assert 'width="550"' in out
