@@ -58,14 +58,15 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime) -> Built:
     date = now.date()
     window = issue_window(now, config.selection.window_days)
     items = [item for feed in inputs.feeds for item in feed.items]
-    selection, warnings = select(
-        items, pageviews=inputs.pageviews, config=config.selection, window=window
-    )
-    if not selection.picks:
+    # A pinned lead alone is no reason to send: "new" means published in the window.
+    if not any(item.published and item.published in window for item in items):
         raise NothingNewError(
             f"no stories published between {window.start:%Y-%m-%d} and {window.end:%Y-%m-%d}"
             f" in {len(inputs.feeds)} feed(s): nothing to send"
         )
+    selection, warnings = select(
+        items, pageviews=inputs.pageviews, config=config.selection, window=window
+    )
     rendered = render_issue(selection, config=config, date=date)
     issue = Issue(
         date=date,
