@@ -17,7 +17,14 @@ import typer
 from digest import __version__
 from digest.build import build as build_issue
 from digest.build import issue_moment
-from digest.config import find_config, load_config, output_dir, with_overrides
+from digest.config import (
+    CONFIG_NAME,
+    find_config,
+    is_sample,
+    load_config,
+    output_dir,
+    with_overrides,
+)
 from digest.errors import DigestError, ExitCode
 
 app = typer.Typer(
@@ -106,14 +113,14 @@ def build(
     """
     with _exit_codes():
         cwd = Path.cwd()
-        path, is_sample = find_config(config, cwd)
-        if is_sample:
+        path = find_config(config, cwd, feeds_given=bool(feed))
+        if is_sample(path):
             _say(
                 "note",
-                f"no {path.name} here: building the bundled sample newsletter. "
-                "To start your own, copy its digest.toml (see the README) or pass --config.",
+                f"no {CONFIG_NAME} here: building the bundled sample newsletter. "
+                f"To start your own, copy its {CONFIG_NAME} (see the README) or pass --config.",
             )
-        settings = load_config(path, env=os.environ, is_sample=is_sample)
+        settings = load_config(path, env=os.environ)
         settings = with_overrides(settings, feeds=feed, date=date.date() if date else None, out=out)
         day = settings.issue.date or dt.datetime.now(dt.UTC).date()
         folder, built = build_issue(settings, issue_moment(day), output_dir(settings, cwd))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from digest.errors import ConfigError
 from digest.resources import sample_dir
@@ -66,19 +66,27 @@ class Config(_Section):
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
-    # Where the config came from; relative paths resolve against `base_dir`.
-    path: Path | None = Field(default=None, exclude=True)
-    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
-    is_sample: bool = Field(default=False, exclude=True)
+    # The file this came from: not a key a user can set, so a private attribute.
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in a config file are relative to the file's folder."""
+        return self._source.parent if self._source else Path.cwd()
 
     def resolve(self, value: str) -> str:
         """A path from the config, made absolute against the config's folder; URLs pass through."""
-        if _is_url(value):
+        if is_url(value):
             return value
         return str(self.base_dir / Path(value).expanduser())
 
 
-def _is_url(value: str) -> bool:
+def is_url(value: str) -> bool:
+    """Sources may be URLs or paths; only http(s) URLs are fetched."""
     return value.startswith(("http://", "https://"))
 
 
@@ -88,13 +96,6 @@ def _describe(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"unknown key '{where}'"
     return f"{where}: {first['msg']}"
-
-
-def _parse(raw: Mapping[str, Any], *, where: str, **extra: Any) -> Config:
-    try:
-        return Config.model_validate({**raw, **extra})
-    except ValidationError as error:
-        raise ConfigError(_describe(error), path=where) from None
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -120,23 +121,34 @@ def _merge(base: dict[str, Any], over: Mapping[str, Mapping[str, Any]]) -> dict[
     return merged
 
 
-def find_config(explicit: Path | None, cwd: Path) -> tuple[Path, bool]:
-    """The config to use, and whether it is the bundled sample (no file given, none in `cwd`)."""
+def find_config(explicit: Path | None, cwd: Path, *, feeds_given: bool = False) -> Path | None:
+    """The config file to use: the flag's, else `./digest.toml`, else the bundled sample's.
+
+    None means built-in defaults: feeds were given on the command line and there is no
+    config, so the sample's own settings (its pinned date and lead) must not apply.
+    """
     if explicit is not None:
-        return explicit, False
+        return explicit
     local = cwd / CONFIG_NAME
     if local.is_file():
-        return local, False
-    return sample_dir() / CONFIG_NAME, True
+        return local
+    return None if feeds_given else sample_dir() / CONFIG_NAME
 
 
-def load_config(
-    path: Path,
-    *,
-    env: Mapping[str, str] | None = None,
-    is_sample: bool = False,
-) -> Config:
-    """Read and validate a config file; every mistake is a `ConfigError` naming the file and key."""
+def is_sample(path: Path | None) -> bool:
+    return path is not None and path.resolve() == (sample_dir() / CONFIG_NAME).resolve()
+
+
+def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; every mistake is a `ConfigError` naming the file and key.
+
+    With no file, the built-in defaults (and the environment) apply.
+    """
+    if path is None:
+        try:
+            return Config.model_validate(_env_overrides(env or {}))
+        except ValidationError as error:
+            raise ConfigError(_describe(error), path="environment") from None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -147,14 +159,12 @@ def load_config(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
-    raw = _merge(raw, _env_overrides(env or {}))
-    return _parse(
-        raw,
-        where=str(path),
-        path=path.resolve(),
-        base_dir=path.resolve().parent,
-        is_sample=is_sample,
-    )
+    try:
+        config = Config.model_validate(_merge(raw, _env_overrides(env or {})))
+    except ValidationError as error:
+        raise ConfigError(_describe(error), path=str(path)) from None
+    config._source = path.resolve()
+    return config
 
 
 DEFAULT_OUT = "issues"
@@ -178,7 +188,7 @@ def with_overrides(
     """
     sources = config.sources
     if feeds:
-        absolute = [f if _is_url(f) else str(Path(f).expanduser().resolve()) for f in feeds]
+        absolute = [f if is_url(f) else str(Path(f).expanduser().resolve()) for f in feeds]
         sources = sources.model_copy(update={"feeds": absolute})
     issue = config.issue.model_copy(update={"date": date}) if date else config.issue
     output = config.output

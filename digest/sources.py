@@ -13,6 +13,7 @@ import feedparser
 import httpx
 
 from digest import __version__
+from digest.config import is_url
 from digest.errors import InputError, SourceError
 from digest.models import Feed
 from digest.normalize import normalize_feed
@@ -22,10 +23,6 @@ from digest.normalize import normalize_feed
 MAX_FEED_BYTES = 20 * 1024 * 1024
 USER_AGENT = f"digest/{__version__} (newsletter digest generator)"
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-
-
-def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
 
 
 def _read_file(path: str, label: str) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +73,7 @@ class Route:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering: a slow server
 
 
 @dataclass
@@ -94,6 +96,7 @@ def http_server() -> Iterator[HttpServer]:
         def do_GET(self) -> None:
             server_state.requests.append((self.path, dict(self.headers.items())))
             route = server_state.routes.get(self.path, Route(404, b"not found"))
+            time.sleep(route.delay)
             self.send_response(route.status)
             for name, value in route.headers.items():
                 self.send_header(name, value)

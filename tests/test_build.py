@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,36 @@ def test_a_rebuild_replaces_the_folder_whole(tmp_path: Path) -> None:
     write_folder(tmp_path / "issue", {"same.txt": b"2"})
     assert files_of(tmp_path / "issue") == {"same.txt": b"2"}
     assert [p.name for p in tmp_path.iterdir()] == ["issue"]
+
+
+def test_ctrl_c_exits_130_in_one_line_and_writes_nothing(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.routes["/slow"] = Route(body=b"<rss/>", delay=30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "build",
+            "--feed",
+            http_server.url("/slow"),
+            "--out",
+            "out",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not http_server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert http_server.requests, "the build never asked for the feed"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert stderr.strip() == "digest: error: interrupted"
+    assert not (tmp_path / "out").exists()

@@ -65,9 +65,15 @@ def test_date_from_the_environment(cli: Cli) -> None:
 
 def test_a_feed_flag_takes_a_url_served_on_loopback(cli: Cli, http_server: HttpServer) -> None:
     http_server.routes["/rss"] = Route(body=(SAMPLE / "news.rss").read_bytes())
-    result = cli("build", "--feed", http_server.url("/rss"))
+    result = cli("build", "--feed", http_server.url("/rss"), "--date", "2025-11-24")
     assert result.exit_code == 0, result.stderr
     assert http_server.requests and http_server.requests[0][0] == "/rss"
+    # No config: the defaults apply, not the sample's settings.
+    assert "bundled sample" not in result.stderr
+    html = (Path(result.stdout.splitlines()[-1]) / "index.html").read_text()
+    assert (
+        "<title>My Newsletter: UN Security Council approves Gaza Peace Plan<" in html
+    )  # most comments
 
 
 def test_a_config_mistake_exits_2_naming_file_and_key(cli: Cli) -> None:

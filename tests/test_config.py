@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import find_config, load_config, output_dir, with_overrides
+from digest.config import find_config, is_sample, load_config, output_dir, with_overrides
 from digest.errors import ConfigError
 
 from .conftest import SAMPLE
@@ -104,7 +104,16 @@ def test_output_folder_defaults_to_issues_in_the_current_folder(tmp_path: Path) 
 
 
 def test_find_config_prefers_the_flag_then_the_local_file_then_the_sample(tmp_path: Path) -> None:
-    assert find_config(Path("x.toml"), tmp_path) == (Path("x.toml"), False)
-    assert find_config(None, tmp_path) == (SAMPLE / "digest.toml", True)
+    assert find_config(Path("x.toml"), tmp_path) == Path("x.toml")
+    assert find_config(None, tmp_path) == SAMPLE / "digest.toml"
+    assert is_sample(find_config(None, tmp_path))
     local = write(tmp_path, "")
-    assert find_config(None, tmp_path) == (local, False)
+    assert find_config(None, tmp_path) == local
+    assert not is_sample(local)
+
+
+def test_feeds_on_the_command_line_and_no_config_mean_the_defaults(tmp_path: Path) -> None:
+    assert find_config(None, tmp_path, feeds_given=True) is None
+    config = load_config(None, env={"DIGEST_NEWSLETTER__NAME": "Mine"})
+    assert config.newsletter.name == "Mine"
+    assert config.issue.date is None and config.selection.lead is None
