@@ -19,6 +19,7 @@ from digest.errors import ConfigError
 from digest.resources import sample_dir
 
 CONFIG_NAME = "digest.toml"
+DEFAULT_OUT = "issues"
 
 
 class _Section(BaseModel):
@@ -90,12 +91,18 @@ def is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, overrides: Mapping[str, Mapping[str, Any]]) -> str:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden":
-        return f"unknown key '{where}'"
-    return f"{where}: {first['msg']}"
+    loc = [str(part) for part in first["loc"]]
+    where = ".".join(loc)
+    message = (
+        f"unknown key '{where}'"
+        if first["type"] == "extra_forbidden"
+        else f"{where}: {first['msg']}"
+    )
+    if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
+        message += f" (from DIGEST_{loc[0].upper()}__{loc[1].upper()})"
+    return message
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -144,11 +151,12 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
 
     With no file, the built-in defaults (and the environment) apply.
     """
+    overrides = _env_overrides(env or {})
     if path is None:
         try:
-            return Config.model_validate(_env_overrides(env or {}))
+            return Config.model_validate(overrides)
         except ValidationError as error:
-            raise ConfigError(_describe(error), path="environment") from None
+            raise ConfigError(_describe(error, overrides), path="environment") from None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -160,14 +168,11 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
     try:
-        config = Config.model_validate(_merge(raw, _env_overrides(env or {})))
+        config = Config.model_validate(_merge(raw, overrides))
     except ValidationError as error:
-        raise ConfigError(_describe(error), path=str(path)) from None
+        raise ConfigError(_describe(error, overrides), path=str(path)) from None
     config._source = path.resolve()
     return config
-
-
-DEFAULT_OUT = "issues"
 
 
 def output_dir(config: Config, cwd: Path) -> Path:

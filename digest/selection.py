@@ -90,9 +90,8 @@ def select(
             lead = Pick(
                 pinned, Section.LEAD, 1, score(pinned), "pinned by selection.lead", views(pinned)
             )
-    by_score = sorted(candidates, key=lambda i: (-score(i), -_timestamp(i), i.id))
-    if lead is None and by_score:
-        top = by_score[0]
+    if lead is None and candidates:
+        top = min(candidates, key=lambda i: (-score(i), -_timestamp(i), i.id))
         reason = (
             f"highest score in the window: {_fmt(views(top))} page views"
             f" + {config.comment_weight:g} × {top.comments or 0} comments = {_fmt(score(top))}"
