@@ -47,11 +47,11 @@ def main() -> None:
     print(f"digest bench: sample issue of {config.issue.date}, median of {RUNS} runs\n")
 
     with tempfile.TemporaryDirectory() as out:
-        whole, (folder, built) = timed(lambda: build(config, now, Path(out)))
+        whole, (folder, built) = timed(lambda: build(config, now, Path(out), Path(out) / ".state"))
         size = {p.name: p.stat().st_size for p in folder.iterdir()}
 
     inputs_ms, inputs = timed(lambda: read_inputs(config))
-    items = [i for f in inputs.feeds for i in f.items]
+    items = inputs.items
     window = issue_window(now, config.selection.window_days)
     select_ms, _ = timed(
         lambda: select(items, pageviews=inputs.pageviews, config=config.selection, window=window)

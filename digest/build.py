@@ -12,14 +12,19 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from digest.config import Config
-from digest.errors import ConfigError, NothingNewError
+from digest.errors import ConfigError, NothingNewError, SourceError
+from digest.fetch import Limits
 from digest.manifest import build_manifest, dumps
-from digest.models import Feed, Issue
+from digest.models import Issue, Item
+from digest.normalize import merge_duplicates
 from digest.outputs import write_folder
 from digest.render import render_issue
 from digest.selection import issue_window, select
-from digest.sources import load_analytics, load_feed
+from digest.sources import Loaded, Source, SourceReport, load_analytics, load_sources
+from digest.state import State, open_state
 
 HTML_FILE = "index.html"
 TEXT_FILE = "digest.txt"
@@ -28,7 +33,8 @@ MANIFEST_FILE = "manifest.json"
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    feeds: tuple[Feed, ...]
+    items: tuple[Item, ...]
+    reports: tuple[SourceReport, ...]
     pageviews: dict[str, int]
 
 
@@ -44,29 +50,52 @@ def issue_moment(date: dt.date) -> dt.datetime:
     return dt.datetime.combine(date, dt.time.min, tzinfo=dt.UTC)
 
 
-def read_inputs(config: Config) -> Inputs:
+def limits(config: Config) -> Limits:
+    s = config.sources
+    return Limits(s.timeout, s.connect_timeout, s.max_bytes, s.max_redirects)
+
+
+def _check(loaded: Loaded, config: Config) -> None:
+    """One failing source is a warning; all failing, or any under `sources.strict`, is fatal."""
+    failed = [r for r in loaded.reports if r.status == "failed"]
+    if failed and config.sources.strict:
+        first = failed[0]
+        raise SourceError(
+            f"{first.error} (sources.strict: any failing feed stops the build)", path=first.source
+        )
+    if not loaded.feeds:
+        shown = "; ".join(f"{r.source}: {r.error}" for r in failed[:3])
+        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+        raise SourceError(f"no feed could be read: {shown}{more}")
+
+
+def read_inputs(
+    config: Config, state: State | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> Inputs:
     if not config.sources.feeds:
         where = str(config.path) if config.path else "digest.toml"
         raise ConfigError("no feeds: set sources.feeds or pass --feed", path=where)
-    feeds = tuple(load_feed(source, config.resolve(source)) for source in config.sources.feeds)
+    sources = [Source(label, config.resolve(label)) for label in config.sources.feeds]
+    loaded = load_sources(sources, limits=limits(config), state=state, transport=transport)
+    _check(loaded, config)
     analytics = config.sources.analytics
     pageviews = load_analytics(config.resolve(analytics), analytics) if analytics else {}
-    return Inputs(feeds=feeds, pageviews=pageviews)
+    return Inputs(merge_duplicates(loaded.feeds), loaded.reports, pageviews)
 
 
 def compose_issue(inputs: Inputs, config: Config, now: dt.datetime) -> Built:
     date = now.date()
     window = issue_window(now, config.selection.window_days)
-    items = [item for feed in inputs.feeds for item in feed.items]
     # A pinned lead alone is no reason to send: "new" means published in the window.
-    if not any(item.published and item.published in window for item in items):
+    if not any(item.published is None or item.published in window for item in inputs.items):
         raise NothingNewError(
             f"no stories published between {window.start:%Y-%m-%d} and {window.end:%Y-%m-%d}"
-            f" in {len(inputs.feeds)} feed(s): nothing to send"
+            f" in {len(inputs.reports)} feed(s): nothing to send"
         )
     selection, warnings = select(
-        items, pageviews=inputs.pageviews, config=config.selection, window=window
+        inputs.items, pageviews=inputs.pageviews, config=config.selection, window=window
     )
+    warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error) + warnings
     rendered = render_issue(selection, config=config, date=date)
     issue = Issue(
         date=date,
@@ -74,15 +103,16 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime) -> Built:
         selection=selection,
         rendered=rendered,
         window=window,
-        feeds=inputs.feeds,
     )
     files = {HTML_FILE: rendered.html.encode("utf-8"), TEXT_FILE: rendered.text.encode("utf-8")}
-    files[MANIFEST_FILE] = dumps(build_manifest(issue, files, warnings))
+    files[MANIFEST_FILE] = dumps(build_manifest(issue, inputs.reports, files, warnings))
     return Built(issue=issue, files=files, warnings=warnings)
 
 
-def build(config: Config, now: dt.datetime, out_dir: Path) -> tuple[Path, Built]:
+def build(config: Config, now: dt.datetime, out_dir: Path, state_dir: Path) -> tuple[Path, Built]:
     """Read the inputs, compose the issue, write its folder; return the folder and the build."""
-    built = compose_issue(read_inputs(config), config, now)
+    with open_state(state_dir) as state:
+        inputs = read_inputs(config, state)
+    built = compose_issue(inputs, config, now)
     folder = write_folder(out_dir / built.issue.slug, built.files)
     return folder, built

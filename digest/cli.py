@@ -23,6 +23,7 @@ from digest.config import (
     is_sample,
     load_config,
     output_dir,
+    state_dir,
     with_overrides,
 )
 from digest.errors import DigestError, ExitCode
@@ -85,15 +86,11 @@ def build(
     config: ConfigOption = None,
     feed: Annotated[
         list[str] | None,
-        typer.Option(
-            "--feed", help="A feed file or URL; repeat for several. Replaces the config's feeds."
-        ),
+        typer.Option("--feed", help="A feed file or URL; repeat for several. Replaces the config's feeds."),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out", "-o", envvar="DIGEST_OUT", file_okay=False, help="Where issue folders go."
-        ),
+        typer.Option("--out", "-o", envvar="DIGEST_OUT", file_okay=False, help="Where issue folders go."),
     ] = None,
     date: Annotated[
         dt.datetime | None,
@@ -123,7 +120,9 @@ def build(
         settings = load_config(path, env=os.environ)
         settings = with_overrides(settings, feeds=feed, date=date.date() if date else None, out=out)
         day = settings.issue.date or dt.datetime.now(dt.UTC).date()
-        folder, built = build_issue(settings, issue_moment(day), output_dir(settings, cwd))
+        folder, built = build_issue(
+            settings, issue_moment(day), output_dir(settings, cwd), state_dir(settings, cwd)
+        )
         for warning in built.warnings:
             _say("warning", warning)
         typer.echo(str(folder))

@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from digest.errors import ConfigError
 from digest.resources import sample_dir
+from digest.urls import is_url
 
 CONFIG_NAME = "digest.toml"
 DEFAULT_OUT = "issues"
+DEFAULT_STATE = ".digest"
 
 
 class _Section(BaseModel):
@@ -43,6 +45,17 @@ class IssueConfig(_Section):
 class SourcesConfig(_Section):
     feeds: list[str] = Field(default_factory=list)
     analytics: str | None = None
+    # One failing feed does not sink the issue unless `strict` is set.
+    strict: bool = False
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    connect_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+
+
+class StateConfig(_Section):
+    # Unset: `./.digest` under the current folder, like the output folder.
+    dir: str | None = None
 
 
 class SelectionConfig(_Section):
@@ -67,6 +80,7 @@ class Config(_Section):
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     # The file this came from: not a key a user can set, so a private attribute.
     _source: Path | None = PrivateAttr(default=None)
 
@@ -86,20 +100,11 @@ class Config(_Section):
         return str(self.base_dir / Path(value).expanduser())
 
 
-def is_url(value: str) -> bool:
-    """Sources may be URLs or paths; only http(s) URLs are fetched."""
-    return value.startswith(("http://", "https://"))
-
-
 def _describe(error: ValidationError, overrides: Mapping[str, Mapping[str, Any]]) -> str:
     first = error.errors()[0]
     loc = [str(part) for part in first["loc"]]
     where = ".".join(loc)
-    message = (
-        f"unknown key '{where}'"
-        if first["type"] == "extra_forbidden"
-        else f"{where}: {first['msg']}"
-    )
+    message = f"unknown key '{where}'" if first["type"] == "extra_forbidden" else f"{where}: {first['msg']}"
     if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
         message += f" (from DIGEST_{loc[0].upper()}__{loc[1].upper()})"
     return message
@@ -177,6 +182,10 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
 
 def output_dir(config: Config, cwd: Path) -> Path:
     return Path(config.resolve(config.output.dir)) if config.output.dir else cwd / DEFAULT_OUT
+
+
+def state_dir(config: Config, cwd: Path) -> Path:
+    return Path(config.resolve(config.state.dir)) if config.state.dir else cwd / DEFAULT_STATE
 
 
 def with_overrides(

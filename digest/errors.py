@@ -54,6 +54,12 @@ class NothingNewError(DigestError):
     exit_code = ExitCode.NOTHING_NEW
 
 
+class StateError(DigestError):
+    """The state database is unusable (damaged, locked, from a newer version): never overwritten."""
+
+    exit_code = ExitCode.USAGE
+
+
 class RenderError(DigestError):
     exit_code = ExitCode.RENDER
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from digest import __version__
 from digest.models import Decision, Issue, Item, Pick
+from digest.sources import SourceReport
 
 SCHEMA_VERSION = 1
 
@@ -25,7 +26,8 @@ def _item(item: Item) -> dict[str, Any]:
         "published": item.published.isoformat() if item.published else None,
         "categories": list(item.categories),
         "comments": item.comments,
-        "feed": item.feed,
+        "dated_by": item.dated_by,
+        "sources": list(item.sources),
     }
 
 
@@ -50,8 +52,22 @@ def _decision(decision: Decision) -> dict[str, Any]:
     }
 
 
+def _source(report: SourceReport) -> dict[str, Any]:
+    fields = {"source": report.source, "status": report.status, "items": report.items}
+    optional = {
+        "title": report.title,
+        "error": report.error,
+        "via": report.via,
+        "skipped": report.skipped,
+    }
+    return {**fields, **{k: v for k, v in optional.items() if v}}
+
+
 def build_manifest(
-    issue: Issue, files: Mapping[str, bytes], warnings: tuple[str, ...] = ()
+    issue: Issue,
+    reports: Sequence[SourceReport],
+    files: Mapping[str, bytes],
+    warnings: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     selection = issue.selection
     return {
@@ -64,10 +80,7 @@ def build_manifest(
             "preheader": issue.rendered.preheader,
         },
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat()},
-        "sources": [
-            {"source": feed.source, "status": "ok", "title": feed.title, "items": len(feed.items)}
-            for feed in issue.feeds
-        ],
+        "sources": [_source(report) for report in reports],
         "sections": {
             "lead": [_pick(selection.lead)] if selection.lead else [],
             "editors_choice": [_pick(p) for p in selection.editors_choice],

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
+
+from digest.urls import canonical_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,17 +22,24 @@ class Image:
 class Item:
     """One story, normalized from whatever feed format it came in."""
 
-    id: str
-    url: str
+    id: str  # the guid, else the canonical URL
+    url: str  # absolute http(s), as the feed gave it: the link readers follow
     title: str
-    summary: str  # plain text; the templates escape it
+    summary: str  # plain text, paragraphs separated by a blank line; the templates escape it
     published: dt.datetime | None  # always timezone-aware when set
+    canonical: str = ""  # identity across feeds and against analytics (no tracking parameters)
     categories: tuple[str, ...] = ()
     author: str | None = None
     source_line: str | None = None  # "commonground.example with agencies"
     image: Image | None = None
     comments: int | None = None
-    feed: str = ""  # the source as the user named it
+    language: str | None = None
+    dated_by: str = "item"  # "item", "feed" (the feed's date stood in) or "none"
+    sources: tuple[str, ...] = ()  # every feed this story came from, as the user named them
+
+    def __post_init__(self) -> None:
+        if not self.canonical:
+            object.__setattr__(self, "canonical", canonical_url(self.url))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,7 @@ class Feed:
     title: str
     items: tuple[Item, ...]
     language: str | None = None
+    skipped: int = 0  # entries dropped for want of a usable link
 
 
 class Section(StrEnum):
@@ -117,4 +128,23 @@ class Issue:
     selection: Selection
     rendered: Rendered
     window: Window
-    feeds: tuple[Feed, ...] = field(default=())
+
+
+def feed_to_dict(feed: Feed) -> dict[str, Any]:
+    """A JSON-ready form of a feed, for the feed cache."""
+    data = asdict(feed)
+    for item in data["items"]:
+        item["published"] = item["published"].isoformat() if item["published"] else None
+    return data
+
+
+def feed_from_dict(data: dict[str, Any]) -> Feed:
+    items = []
+    for raw in data["items"]:
+        image = Image(**raw["image"]) if raw.get("image") else None
+        published = dt.datetime.fromisoformat(raw["published"]) if raw.get("published") else None
+        fields = {**raw, "image": image, "published": published}
+        fields["categories"] = tuple(raw["categories"])
+        fields["sources"] = tuple(raw["sources"])
+        items.append(Item(**fields))
+    return Feed(**{**data, "items": tuple(items)})

@@ -1,4 +1,9 @@
-"""The normalize stage: a parsed feed becomes typed `Item`s with plain-text fields and safe URLs."""
+"""The normalize stage: parsed feeds become typed `Item`s, and duplicates across feeds become one.
+
+Everything that leaves this stage is safe to render: text fields are plain text
+(HTML is sanitized with nh3's allowlist before its text is taken), and every URL
+is absolute http(s).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +11,36 @@ import calendar
 import datetime as dt
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import nh3
 
 from digest.models import Feed, Image, Item
+from digest.urls import safe_url
 
-_BLOCK_TAGS = {"p", "br", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK_TAGS = {"p", "br", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "img"}
 _BLOCK_BREAK = re.compile(r"</?(?:p|div|li|blockquote|h[1-6])>|<br\s*/?>")
 _TAG = re.compile(r"<[^>]+>")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_IMG_SRC = re.compile(r'<img\b[^>]*\bsrc="([^"]+)"')
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+TITLE_LENGTH = 100
+
+
+def _sanitize(markup: str) -> str:
+    # Only a few attribute-free block tags (and <img src> for the first image) survive;
+    # script and style go with their content.
+    return nh3.clean(markup, tags=_BLOCK_TAGS, attributes={"img": {"src"}}, url_schemes={"http", "https"})
 
 
 def html_to_text(markup: str) -> str:
-    """Readable plain text from feed HTML: paragraphs separated by a blank line, entities decoded.
-
-    nh3 first reduces the markup to a few attribute-free block tags (dropping
-    script and style with their content), so the line breaks below are placed
-    on well-formed, known tags only.
-    """
+    """Readable plain text from feed HTML: paragraphs separated by a blank line, entities decoded."""
     if "<" not in markup and "&" not in markup:
         return _tidy(markup)
-    cleaned = nh3.clean(markup, tags=_BLOCK_TAGS, attributes={})
-    text = _TAG.sub("", _BLOCK_BREAK.sub("\n", cleaned))
+    text = _TAG.sub("", _BLOCK_BREAK.sub("\n", _sanitize(markup)))
     return _tidy(html.unescape(text))
 
 
@@ -49,31 +59,33 @@ def _tidy(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def safe_url(value: str | None, base: str = "") -> str | None:
-    """An absolute http(s) URL, or None: `javascript:`, `data:` and the like never get past here."""
-    if not value:
-        return None
-    url = urljoin(base, value.strip()) if base else value.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+def _as_text(value: str, kind: str) -> str:
+    return html_to_text(value) if kind in _HTML_TYPES else _tidy(value)
 
 
 def _text_field(entry: Mapping[str, Any], key: str) -> str:
     value = entry.get(key) or ""
-    detail = entry.get(f"{key}_detail") or {}
-    if detail.get("type", "text/plain") in ("text/html", "application/xhtml+xml"):
-        return html_to_text(value).replace("\n\n", " ")
-    # feedparser already decoded entities in plain-text fields; keep any "<" as text.
-    return " ".join(str(value).split())
+    kind = (entry.get(f"{key}_detail") or {}).get("type", "text/plain")
+    # feedparser already decoded entities in plain-text fields; a "<" in them stays text.
+    return " ".join(_as_text(str(value), kind).split())
 
 
-def _datetime(entry: Mapping[str, Any]) -> dt.datetime | None:
+def _title_from(summary: str) -> str:
+    """A headline for an untitled entry (microblogs): the first sentence, cut at a word."""
+    first = _SENTENCE_END.split(summary.split("\n\n")[0], maxsplit=1)[0]
+    if len(first) <= TITLE_LENGTH:
+        return first
+    return first[:TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def _datetime(node: Mapping[str, Any]) -> dt.datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        parsed = node.get(key)
         if parsed:
-            return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
+            try:
+                return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
     return None
 
 
@@ -85,9 +97,9 @@ def _int(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-def _image(entry: Mapping[str, Any], base: str) -> Image | None:
+def _image(entry: Mapping[str, Any], base: str, content_html: str) -> Image | None:
     credits = entry.get("media_credit") or []
-    credit = next((c.get("content") for c in credits if c.get("content")), None)
+    credit = next((c.get("content") for c in credits if isinstance(c, dict) and c.get("content")), None)
     candidates: list[Mapping[str, Any]] = []
     for media in entry.get("media_content") or []:
         if media.get("medium") == "image" or str(media.get("type", "")).startswith("image/"):
@@ -96,6 +108,9 @@ def _image(entry: Mapping[str, Any], base: str) -> Image | None:
     for link in entry.get("links") or []:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
             candidates.append({"url": link.get("href")})
+    found = _IMG_SRC.search(_sanitize(content_html)) if "<img" in content_html else None
+    if found:
+        candidates.append({"url": html.unescape(found.group(1))})
     for media in candidates:
         url = safe_url(media.get("url"), base)
         if url:
@@ -108,39 +123,90 @@ def _image(entry: Mapping[str, Any], base: str) -> Image | None:
     return None
 
 
-def normalize_entry(entry: Mapping[str, Any], *, feed: str, base: str = "") -> Item | None:
+def normalize_entry(
+    entry: Mapping[str, Any],
+    *,
+    feed: str,
+    base: str = "",
+    feed_date: dt.datetime | None = None,
+    language: str | None = None,
+) -> Item | None:
     """One feed entry as an `Item`, or None when it has no usable link to point readers to."""
     url = safe_url(entry.get("link"), base) or safe_url(entry.get("id"), base)
     if url is None:
         return None
-    summary_html = entry.get("summary") or ""
-    if not summary_html and entry.get("content"):
-        summary_html = entry["content"][0].get("value", "")
-    summary = html_to_text(summary_html)
-    title = _text_field(entry, "title") or summary.split("\n")[0][:120]
+    summary_raw = entry.get("summary") or ""
+    summary_kind = (entry.get("summary_detail") or {}).get("type", "text/html")
+    contents = [c for c in entry.get("content") or [] if c.get("value")]
+    if not summary_raw and contents:
+        summary_raw, summary_kind = contents[0]["value"], contents[0].get("type", "text/html")
+    summary = _as_text(str(summary_raw), summary_kind)
+    content_html = " ".join(str(c["value"]) for c in contents if c.get("type") in _HTML_TYPES)
+    if summary_kind in _HTML_TYPES:
+        content_html += str(summary_raw)
+    published = _datetime(entry)
+    dated_by = "item" if published else ("feed" if feed_date else "none")
     source = entry.get("source") or {}
-    return Item(
-        id=str(entry.get("id") or url),
+    item = Item(
+        id=str(entry.get("id") or "").strip() or url,
         url=url,
-        title=title,
+        title=_text_field(entry, "title") or _title_from(summary),
         summary=summary,
-        published=_datetime(entry),
-        categories=tuple(t["term"].strip() for t in entry.get("tags") or [] if t.get("term")),
-        author=(entry.get("author") or "").strip() or None,
+        published=published or feed_date,
+        categories=tuple(
+            dict.fromkeys(t["term"].strip() for t in entry.get("tags") or [] if (t.get("term") or "").strip())
+        ),
+        author=_text_field(entry, "author") or None,
         source_line=(source.get("title") or "").strip() or None,
-        image=_image(entry, base),
+        image=_image(entry, base, content_html),
         comments=_int(entry.get("slash_comments") or entry.get("thr_total")),
-        feed=feed,
+        language=entry.get("language") or (entry.get("title_detail") or {}).get("language") or language,
+        dated_by=dated_by,
+        sources=(feed,),
     )
+    return item if item.title else replace(item, title=item.url)
 
 
 def normalize_feed(parsed: Mapping[str, Any], source: str) -> Feed:
     meta = parsed.get("feed") or {}
     base = safe_url(meta.get("link")) or ""
-    items = (normalize_entry(e, feed=source, base=base) for e in parsed.get("entries") or [])
+    language = meta.get("language") or None
+    feed_date = _datetime(meta)
+    entries = parsed.get("entries") or []
+    items = [
+        normalize_entry(e, feed=source, base=base, feed_date=feed_date, language=language) for e in entries
+    ]
+    kept = tuple(item for item in items if item is not None)
     return Feed(
         source=source,
         title=_text_field(meta, "title") or source,
-        items=tuple(item for item in items if item is not None),
-        language=meta.get("language"),
+        items=kept,
+        language=language,
+        skipped=len(items) - len(kept),
     )
+
+
+def _title_key(title: str) -> str:
+    return " ".join(title.casefold().split())
+
+
+def merge_duplicates(feeds: Iterable[Feed]) -> tuple[Item, ...]:
+    """One item per story: the same canonical URL or guid, anywhere, or the same title from
+    two different feeds. The first copy (in source order) wins and remembers every source."""
+    merged: list[Item] = []
+    index: dict[str, int] = {}
+    for feed in feeds:
+        for item in feed.items:
+            keys = (f"url:{item.canonical}", f"id:{item.id}")
+            title = f"title:{_title_key(item.title)}"
+            at = next((index[k] for k in keys if k in index), None)
+            if at is None and title in index and feed.source not in merged[index[title]].sources:
+                at = index[title]
+            if at is None:
+                merged.append(item)
+                at = len(merged) - 1
+            elif feed.source not in merged[at].sources:
+                merged[at] = replace(merged[at], sources=(*merged[at].sources, feed.source))
+            for key in (*keys, title):
+                index.setdefault(key, at)
+    return tuple(merged)

@@ -37,9 +37,7 @@ def write_folder(target: Path, files: Mapping[str, bytes]) -> Path:
         staging.chmod(0o755)
         _swap_into_place(staging, target)
     except OSError as error:
-        raise OutputError(
-            f"cannot write the issue: {error.strerror or error}", path=str(target)
-        ) from None
+        raise OutputError(f"cannot write the issue: {error.strerror or error}", path=str(target)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

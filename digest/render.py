@@ -58,9 +58,7 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
     except jinja2.TemplateNotFound as error:
         raise RenderError(f"template not found: {error.name}", path=name) from None
     except jinja2.UndefinedError as error:
-        raise RenderError(
-            f"template error: {error.message}", path=_template_path(env, name)
-        ) from None
+        raise RenderError(f"template error: {error.message}", path=_template_path(env, name)) from None
 
 
 def _template_path(env: jinja2.Environment, name: str) -> str:
@@ -101,9 +99,7 @@ def render_issue(
     context["preheader"] = _one_line(env, PREHEADER_TEMPLATE, context)
     html = postprocess(mjml_to_html(_render(env, EMAIL_TEMPLATE, context)))
     text = _render(env, TEXT_TEMPLATE, context)
-    return Rendered(
-        subject=context["subject"], preheader=context["preheader"], html=html, text=text
-    )
+    return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
 
 
 def _user_templates(config: Config) -> Path | None:

@@ -1,7 +1,7 @@
 """The select stage: lead story, editor's choice and popular, each pick with the reason for it.
 
 Rules (first version; see README "How stories are picked"):
-- only items published inside the window count, except a pinned lead;
+- only items published inside the window count (and undated ones), except a pinned lead;
 - lead: the pinned story (`selection.lead`), else the highest score
   (page views + comment_weight × comments);
 - editor's choice: items in the configured category, newest first;
@@ -15,7 +15,7 @@ inputs always give the same issue.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from digest.config import SelectionConfig
@@ -36,18 +36,6 @@ def _timestamp(item: Item) -> float:
     return item.published.timestamp() if item.published else float("-inf")
 
 
-def _unique(items: Iterable[Item]) -> list[Item]:
-    """First occurrence of each id and each URL, in feed order."""
-    seen: set[str] = set()
-    unique: list[Item] = []
-    for item in items:
-        if item.id in seen or item.url in seen:
-            continue
-        seen.update((item.id, item.url))
-        unique.append(item)
-    return unique
-
-
 def _fmt(number: float) -> str:
     return f"{number:,.0f}"
 
@@ -59,25 +47,30 @@ def select(
     config: SelectionConfig,
     window: Window,
 ) -> tuple[Selection, tuple[str, ...]]:
-    """Choose the issue's stories. Returns the selection and any warnings for the editor."""
+    """Choose the issue's stories. Returns the selection and any warnings for the editor.
+
+    `items` are unique by id (normalize.merge_duplicates sees to that).
+    """
     warnings: list[str] = []
     decisions: dict[str, Decision] = {}
-    everything = _unique(items)
+    everything = list(items)
 
     def views(item: Item) -> int:
-        return pageviews.get(item.url, 0)
+        return pageviews.get(item.canonical, 0)
 
     def score(item: Item) -> float:
         return views(item) + config.comment_weight * (item.comments or 0)
 
     candidates: list[Item] = []
     for item in everything:
-        if item.published is not None and item.published in window:
+        # An undated story (no date in the item or its feed) counts as new, as in a feed reader.
+        if item.published is None or item.published in window:
             candidates.append(item)
             continue
-        when = f"published {item.published:%Y-%m-%d %H:%M}" if item.published else "no date"
         decisions[item.id] = Decision(
-            item, Outcome.OUT_OF_WINDOW, f"{when}; window is {_span(window)}"
+            item,
+            Outcome.OUT_OF_WINDOW,
+            f"published {item.published:%Y-%m-%d %H:%M}; window is {_span(window)}",
         )
 
     # --- lead
@@ -87,9 +80,7 @@ def select(
         if pinned is None:
             warnings.append(f"pinned lead {config.lead} is in no feed; using the highest score")
         else:
-            lead = Pick(
-                pinned, Section.LEAD, 1, score(pinned), "pinned by selection.lead", views(pinned)
-            )
+            lead = Pick(pinned, Section.LEAD, 1, score(pinned), "pinned by selection.lead", views(pinned))
     if lead is None and candidates:
         top = min(candidates, key=lambda i: (-score(i), -_timestamp(i), i.id))
         reason = (
@@ -113,9 +104,7 @@ def select(
         elif len(editors) < config.editors_choice_size:
             rank = len(editors) + 1
             reason = f"in category '{config.editors_choice_category}', #{rank} newest"
-            editors.append(
-                Pick(item, Section.EDITORS_CHOICE, rank, score(item), reason, views(item))
-            )
+            editors.append(Pick(item, Section.EDITORS_CHOICE, rank, score(item), reason, views(item)))
             used.add(item.id)
         else:
             decisions[item.id] = Decision(
@@ -128,9 +117,7 @@ def select(
             )
 
     # --- popular
-    by_views = sorted(
-        candidates, key=lambda i: (-views(i), -(i.comments or 0), -_timestamp(i), i.id)
-    )
+    by_views = sorted(candidates, key=lambda i: (-views(i), -(i.comments or 0), -_timestamp(i), i.id))
     popular: list[Pick] = []
     passed = 0  # stories ranked above the next popular pick but shown in a higher section
     for position, item in enumerate(by_views, start=1):
@@ -156,9 +143,7 @@ def select(
     lead = explained(lead) if lead else None
     editors = [explained(p) for p in editors]
     for pick in ([lead] if lead else []) + editors + popular:
-        decisions[pick.item.id] = Decision(
-            pick.item, Outcome.PICKED, pick.reason, pick.section, pick.score
-        )
+        decisions[pick.item.id] = Decision(pick.item, Outcome.PICKED, pick.reason, pick.section, pick.score)
     for item in candidates:
         decisions.setdefault(
             item.id,

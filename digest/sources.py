@@ -1,93 +1,156 @@
-"""The sources stage: the only place that reads feeds and input files (and the network).
+"""The sources stage: every feed of the issue read at once, each failure kept to its own source.
 
-It returns raw inputs for `normalize`; nothing else in the pipeline does I/O on inputs.
+Local files and URLs, RSS/Atom/JSON Feed and OPML lists (one level: a list's feeds
+are read, a list inside a list is not followed). URL feeds go through the feed
+cache for conditional GET: an unchanged feed costs a 304 and is not parsed again.
+This is the only stage that reads inputs or touches the network.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import feedparser
 import httpx
 
-from digest import __version__
-from digest.config import is_url
-from digest.errors import InputError, SourceError
+from digest.errors import DigestError, InputError, SourceError
+from digest.fetch import Limits, client, fetch, read_file
 from digest.models import Feed
 from digest.normalize import normalize_feed
+from digest.opml import Subscription
+from digest.parsing import parse_document
+from digest.state import State
+from digest.urls import canonical_url, is_url
 
-# A feed larger than this is refused, not parsed: a news feed is well under 5 MB, and
-# feedparser holds the whole document in memory several times over.
-MAX_FEED_BYTES = 20 * 1024 * 1024
-USER_AGENT = f"digest/{__version__} (newsletter digest generator)"
-TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+NESTED_LIST = "an OPML list inside an OPML list is not followed"
 
 
-def _read_file(path: str, label: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Source:
+    label: str  # as the user named it: in messages and the manifest
+    location: str  # the resolved path or URL
+    via: str | None = None  # the OPML list that named it
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    source: str
+    status: str  # "ok", "not_modified" (served from the feed cache) or "failed"
+    items: int = 0
+    title: str | None = None
+    error: str | None = None
+    via: str | None = None
+    skipped: int = 0  # entries without a usable link
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    feeds: tuple[Feed, ...]
+    reports: tuple[SourceReport, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    source: Source
+    feed: Feed | None = None
+    subscriptions: tuple[Subscription, ...] = ()
+    error: str | None = None
+    not_modified: bool = False
+    validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) to remember
+
+
+async def _load_one(source: Source, http: httpx.AsyncClient, limits: Limits, state: State | None) -> _Result:
     try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(MAX_FEED_BYTES + 1)
-    except FileNotFoundError:
-        raise SourceError("no such file", path=label) from None
-    except IsADirectoryError:
-        raise SourceError("is a folder, not a feed file", path=label) from None
-    except OSError as error:
-        raise SourceError(f"cannot read: {error.strerror or error}", path=label) from None
-    if len(data) > MAX_FEED_BYTES:
-        raise SourceError(f"larger than {MAX_FEED_BYTES // 2**20} MB, refused", path=label)
-    return data
+        if is_url(source.location):
+            cached = state.cached_feed(source.location) if state else None
+            fetched = await fetch(
+                http,
+                source.location,
+                limits,
+                etag=cached.etag if cached else None,
+                last_modified=cached.last_modified if cached else None,
+            )
+            if fetched.not_modified and cached:
+                return _Result(source, feed=cached.feed, not_modified=True)
+            data, base = fetched.body, fetched.url
+            validators = (fetched.etag, fetched.last_modified)
+        else:
+            data, base, validators = read_file(source.location, source.label, limits), "", None
+        document = parse_document(data, source.label, base, limits)
+        if isinstance(document, list):
+            return _Result(source, subscriptions=tuple(document))
+        return _Result(source, feed=normalize_feed(document, source.label), validators=validators)
+    except DigestError as error:
+        return _Result(source, error=error.message)
 
 
-def _read_url(url: str) -> tuple[bytes, str]:
-    """The body and the final URL (after redirects), read with a size cap."""
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, */*"}
-    try:
-        with (
-            httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=5) as client,
-            client.stream("GET", url, headers=headers) as response,
-        ):
-            if response.status_code >= 400:
-                raise SourceError(f"HTTP {response.status_code} {response.reason_phrase}", path=url)
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_FEED_BYTES:
-                    raise SourceError(
-                        f"larger than {MAX_FEED_BYTES // 2**20} MB, refused", path=url
-                    )
-            return bytes(body), str(response.url)
-    except httpx.TooManyRedirects:
-        raise SourceError("too many redirects", path=url) from None
-    except httpx.TimeoutException:
-        raise SourceError("timed out", path=url) from None
-    except httpx.HTTPError as error:
-        raise SourceError(f"cannot fetch: {error}", path=url) from None
+async def _load_all(
+    sources: Sequence[Source],
+    limits: Limits,
+    state: State | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> list[_Result]:
+    async with client(limits, transport) as http:
+        first = await asyncio.gather(*(_load_one(s, http, limits, state) for s in sources))
+        listed = [
+            Source(sub.url, sub.url, via=result.source.label)
+            for result in first
+            for sub in result.subscriptions
+        ]
+        second = await asyncio.gather(*(_load_one(s, http, limits, state) for s in listed))
+    # A list inside a list is not followed: one level keeps the fan-out bounded.
+    second = [_Result(r.source, error=NESTED_LIST) if r.subscriptions else r for r in second]
+    results: list[_Result] = []
+    for result in first:
+        results.append(result)
+        results.extend(r for r in second if r.source.via == result.source.label)
+    return results
 
 
-def load_feed(source: str, location: str) -> Feed:
-    """Read and parse one feed.
-
-    `source` is the name the user gave (used in messages); `location` the resolved path or URL.
-    """
-    if is_url(location):
-        data, base = _read_url(location)
-    else:
-        data, base = _read_file(location, source), ""
-    if not data.strip():
-        raise SourceError("empty file, not a feed", path=source)
-    # Parsing bytes (never a URL or path) keeps feedparser itself off the network and the disk.
-    parsed = feedparser.parse(data, response_headers={"content-location": base} if base else None)
-    if not parsed.get("entries") and (parsed.get("bozo") or not parsed.get("version")):
-        problem = parsed.get("bozo_exception")
-        detail = f": {_one_line(str(problem))}" if problem else ""
-        raise SourceError(f"not a feed{detail}", path=source)
-    return normalize_feed(parsed, source)
+def _report(result: _Result) -> SourceReport | None:
+    source = result.source
+    if result.subscriptions:
+        return None  # an OPML list: its feeds are reported one by one
+    if result.feed is None:
+        return SourceReport(source.label, "failed", error=result.error, via=source.via)
+    feed = result.feed
+    status = "not_modified" if result.not_modified else "ok"
+    return SourceReport(
+        source.label, status, len(feed.items), feed.title, via=source.via, skipped=feed.skipped
+    )
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:200]
+def load_sources(
+    sources: Sequence[Source],
+    *,
+    limits: Limits,
+    state: State | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Loaded:
+    """Read every source concurrently; a failing source is reported, never raised."""
+    results = asyncio.run(_load_all(sources, limits, state, transport))
+    if state:  # written here, in one thread, once every fetch is done
+        for result in results:
+            if result.feed and result.validators and any(result.validators):
+                state.remember_feed(result.source.location, *result.validators, result.feed)
+    reports = tuple(r for r in map(_report, results) if r is not None)
+    feeds = tuple(r.feed for r in results if r.feed is not None)
+    return Loaded(feeds, reports)
+
+
+def read_feed(location: str, label: str | None = None, limits: Limits | None = None) -> Feed:
+    """One feed (path or URL), read and normalized; a failure raises `SourceError`."""
+    source = Source(label or location, location)
+    loaded = load_sources([source], limits=limits or Limits())
+    if len(loaded.feeds) == 1 and len(loaded.reports) == 1:
+        return loaded.feeds[0]
+    failed = next((r for r in loaded.reports if r.error), None)
+    problem = failed.error if failed else "an OPML list, not a feed"
+    raise SourceError(problem or "unreadable", path=source.label)
 
 
 _URL_COLUMNS = ("url", "page", "page url", "page path", "path", "landing page")
@@ -95,7 +158,7 @@ _VIEW_COLUMNS = ("pageviews", "page views", "views", "screenpageviews", "visits"
 
 
 def load_analytics(path: str, label: str) -> dict[str, int]:
-    """Page views by URL from a CSV export with a header row (common column names accepted)."""
+    """Page views by canonical URL from a CSV export with a header row (common column names accepted)."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -117,9 +180,9 @@ def load_analytics(path: str, label: str) -> dict[str, int]:
         try:
             count = int(raw)
         except ValueError:
-            line = reader.line_num
             raise InputError(
-                f"line {line}: page views {raw!r} is not a whole number", path=label
+                f"line {reader.line_num}: page views {raw!r} is not a whole number", path=label
             ) from None
-        views[url] = views.get(url, 0) + count
+        key = canonical_url(url) if is_url(url) else url
+        views[key] = views.get(key, 0) + count
     return views

@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from digest.cli import app
 from digest.config import Config, load_config
+
+
+def _is_loopback(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if not isinstance(host, str) or host == "localhost":
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_only(event: str, args: tuple[Any, ...]) -> None:
+    """Tests never leave the machine: any connection or name lookup off loopback fails loudly."""
+    if event == "socket.connect" and isinstance(args[1], tuple) and not _is_loopback(args[1][0]):
+        raise ConnectionRefusedError(f"a test tried to connect to {args[1]!r}: only loopback is allowed")
+    if event == "socket.getaddrinfo" and args[0] is not None and not _is_loopback(args[0]):
+        raise OSError(f"a test tried to look up {args[0]!r}: only loopback is allowed")
+
+
+sys.addaudithook(_loopback_only)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "fixtures" / "sample"
@@ -74,6 +98,8 @@ class Route:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering: a slow server
+    drip: float = 0.0  # seconds between bytes of the body: a server that drips
+    etag: str | None = None  # answer 304 to a request that names it in If-None-Match
 
 
 @dataclass
@@ -83,36 +109,63 @@ class HttpServer:
     routes: dict[str, Route]
     base: str = ""
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return self.base + path
 
+    def hits(self, path: str) -> int:
+        return sum(1 for seen, _ in self.requests if seen == path)
+
 
 @pytest.fixture
 def http_server() -> Iterator[HttpServer]:
-    server_state = HttpServer(routes={})
+    state = HttpServer(routes={})
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
-            server_state.requests.append((self.path, dict(self.headers.items())))
-            route = server_state.routes.get(self.path, Route(404, b"not found"))
-            time.sleep(route.delay)
+            state.requests.append((self.path, dict(self.headers.items())))
+            route = state.routes.get(self.path, Route(404, b"not found"))
+            if route.delay and state.stopping.wait(route.delay):
+                return
+            if route.etag and self.headers.get("If-None-Match") == route.etag:
+                self.send_response(304)
+                self.send_header("ETag", route.etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(route.status)
             for name, value in route.headers.items():
                 self.send_header(name, value)
+            if route.etag:
+                self.send_header("ETag", route.etag)
             self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
-            self.wfile.write(route.body)
+            try:
+                if not route.drip:
+                    self.wfile.write(route.body)
+                    return
+                for byte in route.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if state.stopping.wait(route.drip):
+                        return
+            except OSError:  # the client gave up: that is what some tests expect
+                pass
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server_state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server_state
+        yield state
     finally:
+        state.stopping.set()
         server.shutdown()
         server.server_close()

@@ -40,11 +40,7 @@ def run_digest(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     env = {k: v for k, v in env.items() if not k.startswith("DIGEST_")}
-    command = (
-        [sys.executable, "-c", NO_NETWORK, *args]
-        if audit
-        else [sys.executable, "-m", "digest", *args]
-    )
+    command = [sys.executable, "-c", NO_NETWORK, *args] if audit else [sys.executable, "-m", "digest", *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -52,9 +48,7 @@ def files_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_the_same_inputs_and_date_give_byte_identical_files(
-    tmp_path: Path, newsletter: Path
-) -> None:
+def test_the_same_inputs_and_date_give_byte_identical_files(tmp_path: Path, newsletter: Path) -> None:
     config = str(newsletter / "digest.toml")
     first = run_digest(
         "build", "--config", config, "--out", "a", "--date", "2025-11-24", cwd=tmp_path, seed="1"
@@ -87,35 +81,27 @@ def test_building_makes_no_network_connection(tmp_path: Path) -> None:
 def test_the_network_guard_does_catch_a_connection(tmp_path: Path, http_server: HttpServer) -> None:
     # The control for the test above: the same harness stops a build that does connect.
     http_server.routes["/rss"] = Route(body=b"<rss/>")
-    result = run_digest(
-        "build", "--feed", http_server.url("/rss"), "--out", "out", cwd=tmp_path, audit=True
-    )
+    result = run_digest("build", "--feed", http_server.url("/rss"), "--out", "out", cwd=tmp_path, audit=True)
     assert result.returncode == 86
     assert "network access: socket." in result.stderr
 
 
-def test_a_failed_rebuild_leaves_the_previous_issue_untouched(
-    newsletter: Path, tmp_path: Path
-) -> None:
+def test_a_failed_rebuild_leaves_the_previous_issue_untouched(newsletter: Path, tmp_path: Path) -> None:
     config = load_config(newsletter / "digest.toml")
     out = tmp_path / "out"
-    folder, _ = build(config, issue_moment(config.issue.date), out)  # type: ignore[arg-type]
+    folder, _ = build(config, issue_moment(config.issue.date), out, tmp_path / "state")  # type: ignore[arg-type]
     before = files_of(folder)
     templates = newsletter / "templates"
     templates.mkdir()
     (templates / "digest.txt.j2").write_text("{% for %}")
-    broken = config.model_copy(
-        update={"output": config.output.model_copy(update={"templates": "templates"})}
-    )
+    broken = config.model_copy(update={"output": config.output.model_copy(update={"templates": "templates"})})
     with pytest.raises(RenderError):
-        build(broken, issue_moment(config.issue.date), out)  # type: ignore[arg-type]
+        build(broken, issue_moment(config.issue.date), out, tmp_path / "state")  # type: ignore[arg-type]
     assert files_of(folder) == before
     assert [p.name for p in out.iterdir()] == ["2025-11-24"]  # no temporary folder left behind
 
 
-def test_a_write_that_fails_midway_leaves_no_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_write_that_fails_midway_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_open = Path.open
     calls = {"n": 0}
 
@@ -138,9 +124,7 @@ def test_a_rebuild_replaces_the_folder_whole(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["issue"]
 
 
-def test_ctrl_c_exits_130_in_one_line_and_writes_nothing(
-    tmp_path: Path, http_server: HttpServer
-) -> None:
+def test_ctrl_c_exits_130_in_one_line_and_writes_nothing(tmp_path: Path, http_server: HttpServer) -> None:
     http_server.routes["/slow"] = Route(body=b"<rss/>", delay=30)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     process = subprocess.Popen(

@@ -71,9 +71,7 @@ def test_a_feed_flag_takes_a_url_served_on_loopback(cli: Cli, http_server: HttpS
     # No config: the defaults apply, not the sample's settings.
     assert "bundled sample" not in result.stderr
     html = (Path(result.stdout.splitlines()[-1]) / "index.html").read_text()
-    assert (
-        "<title>My Newsletter: UN Security Council approves Gaza Peace Plan<" in html
-    )  # most comments
+    assert "<title>My Newsletter: UN Security Council approves Gaza Peace Plan<" in html  # most comments
 
 
 def test_a_config_mistake_exits_2_naming_file_and_key(cli: Cli) -> None:
@@ -101,9 +99,7 @@ def test_a_config_without_feeds_exits_2(cli: Cli) -> None:
 
 def test_a_template_syntax_error_exits_5_naming_file_and_line(cli: Cli, newsletter: Path) -> None:
     (newsletter / "templates").mkdir()
-    (newsletter / "templates" / "email.mjml.j2").write_text(
-        "<mjml>\n{{ lead.item.title \n</mjml>\n"
-    )
+    (newsletter / "templates" / "email.mjml.j2").write_text("<mjml>\n{{ lead.item.title \n</mjml>\n")
     with (newsletter / "digest.toml").open("a") as config:
         config.write("\n[output]\ntemplates = 'templates'\n")
     result = cli("build", "--config", str(newsletter / "digest.toml"))

@@ -63,9 +63,7 @@ def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
-    config = load_config(
-        write(tmp_path, "[sources]\nfeeds = ['feeds/a.rss', 'https://x.example/f']\n")
-    )
+    config = load_config(write(tmp_path, "[sources]\nfeeds = ['feeds/a.rss', 'https://x.example/f']\n"))
     assert config.resolve("feeds/a.rss") == str(tmp_path / "feeds" / "a.rss")
     assert config.resolve("https://x.example/f") == "https://x.example/f"
 

@@ -11,9 +11,7 @@ from digest.plaintext import TEXT_WIDTH, excerpt, paragraphs, wrap
 
 def sample_text(config: Config) -> str:
     assert config.issue.date is not None
-    return compose_issue(
-        read_inputs(config), config, issue_moment(config.issue.date)
-    ).issue.rendered.text
+    return compose_issue(read_inputs(config), config, issue_moment(config.issue.date)).issue.rendered.text
 
 
 def test_lines_fit_78_columns_unless_a_url_stands_alone(sample_config: Config) -> None:

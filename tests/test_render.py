@@ -26,9 +26,7 @@ def sample_html() -> str:
     from .conftest import SAMPLE
 
     config = load_config(SAMPLE / "digest.toml")
-    built = compose_issue(
-        read_inputs(config), config, issue_moment(config.issue.date or NOW.date())
-    )
+    built = compose_issue(read_inputs(config), config, issue_moment(config.issue.date or NOW.date()))
     return built.issue.rendered.html
 
 
@@ -67,9 +65,7 @@ def test_media_queries_and_outlook_conditionals_survive_inlining(sample_html: st
     assert "@media only screen and (max-width: 479px)" in sample_html
     assert "<!--[if mso" in sample_html
     # CSS is inlined: the section headings carry their colour on the element itself.
-    heading = lxml.html.fromstring(sample_html).xpath('//h2[normalize-space()="Editor\'s choice"]')[
-        0
-    ]
+    heading = lxml.html.fromstring(sample_html).xpath('//h2[normalize-space()="Editor\'s choice"]')[0]
     assert "color:#b42318" in heading.get("style", "").replace(" ", "")
 
 
@@ -104,19 +100,13 @@ def test_a_section_with_no_stories_is_left_out(sample_config: Config) -> None:
     assert "EDITOR'S CHOICE" not in rendered.text and "POPULAR" not in rendered.text
 
 
-def test_a_template_syntax_error_names_the_file_and_line(
-    tmp_path: Path, sample_config: Config
-) -> None:
-    (tmp_path / "email.mjml.j2").write_text(
-        "<mjml>\n<mj-body>\n{% if lead %}\n</mj-body>\n</mjml>\n"
-    )
+def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path, sample_config: Config) -> None:
+    (tmp_path / "email.mjml.j2").write_text("<mjml>\n<mj-body>\n{% if lead %}\n</mj-body>\n</mjml>\n")
     selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
     with pytest.raises(RenderError) as caught:
         render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
     message = str(caught.value)
-    assert re.match(
-        rf"^{re.escape(str(tmp_path / 'email.mjml.j2'))}:\d+: template syntax error", message
-    )
+    assert re.match(rf"^{re.escape(str(tmp_path / 'email.mjml.j2'))}:\d+: template syntax error", message)
     assert "\n" not in message
 
 
@@ -134,13 +124,9 @@ def test_a_user_template_overrides_the_packaged_one_of_the_same_name(
 ) -> None:
     (tmp_path / "subject.txt.j2").write_text("Weekly: {{ lead.item.title }}")
     selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
-    rendered = render_issue(
-        selection, config=sample_config, date=NOW.date(), env=environment(tmp_path)
-    )
+    rendered = render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
     assert rendered.subject == "Weekly: Story 1"
-    assert (
-        "<mjml" not in rendered.html and "<mj-" not in rendered.html
-    )  # the rest is still packaged
+    assert "<mjml" not in rendered.html and "<mj-" not in rendered.html  # the rest is still packaged
 
 
 def test_invalid_mjml_is_a_render_error() -> None:
@@ -149,10 +135,7 @@ def test_invalid_mjml_is_a_render_error() -> None:
 
 
 def test_ensure_doctype_replaces_any_existing_one() -> None:
-    assert (
-        ensure_doctype("<!DOCTYPE html PUBLIC 'x'>\n<html></html>")
-        == "<!doctype html>\n<html></html>"
-    )
+    assert ensure_doctype("<!DOCTYPE html PUBLIC 'x'>\n<html></html>") == "<!doctype html>\n<html></html>"
     assert ensure_doctype("<html></html>") == "<!doctype html>\n<html></html>"
 
 

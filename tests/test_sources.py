@@ -1,119 +1,169 @@
-"""The sources stage: feeds from files and from a loopback HTTP server; the analytics export."""
+"""The sources stage: many feeds at once, every format, each failure kept to its own source."""
 
 from __future__ import annotations
 
-import gzip
+import json
+import time
 from pathlib import Path
 
 import pytest
 
 from digest.errors import InputError, SourceError
-from digest.sources import USER_AGENT, load_analytics, load_feed
+from digest.fetch import Limits
+from digest.sources import Source, load_analytics, load_sources, read_feed
+from digest.state import open_state
 
 from .conftest import SAMPLE, HttpServer, Route
 
 FEED = (SAMPLE / "news.rss").read_bytes()
+GAZA = "https://www.commonground.example/news/2025/11/un-security-council-gaza-peace-plan"
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom one</title><id>urn:a</id>
+<updated>2025-11-20T10:00:00Z</updated>
+<entry><title>From Atom</title><id>urn:a:1</id><link href="https://a.example/1"/>
+<updated>2025-11-20T10:00:00Z</updated><summary>Hello</summary></entry></feed>"""
+
+JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON one",
+        "items": [{"id": "j1", "url": "https://j.example/1", "title": "From JSON", "content_text": "Hi"}],
+    }
+).encode()
 
 
 def test_the_sample_feed_reads_as_thirty_items() -> None:
-    feed = load_feed("news.rss", str(SAMPLE / "news.rss"))
+    feed = read_feed(str(SAMPLE / "news.rss"), "news.rss")
     assert feed.title == "CommonGround"
     assert feed.language == "en"
     assert len(feed.items) == 30
-    assert all(item.feed == "news.rss" for item in feed.items)
+    assert all(item.sources == ("news.rss",) for item in feed.items)
 
 
-def test_a_missing_file_names_the_feed(tmp_path: Path) -> None:
+def test_rss_atom_and_json_feed_files_read_side_by_side(tmp_path: Path) -> None:
+    (tmp_path / "a.atom").write_bytes(ATOM)
+    (tmp_path / "j.json").write_bytes(JSON_FEED)
+    sources = [Source(name, str(tmp_path / name)) for name in ("a.atom", "j.json")]
+    sources.insert(0, Source("news.rss", str(SAMPLE / "news.rss")))
+    loaded = load_sources(sources, limits=Limits())
+    assert [f.title for f in loaded.feeds] == ["CommonGround", "Atom one", "JSON one"]
+    assert [(r.source, r.status, r.items) for r in loaded.reports] == [
+        ("news.rss", "ok", 30),
+        ("a.atom", "ok", 1),
+        ("j.json", "ok", 1),
+    ]
+
+
+def test_one_failing_source_does_not_sink_the_others(tmp_path: Path, http_server: HttpServer) -> None:
+    http_server.routes["/ok"] = Route(body=ATOM)
+    http_server.routes["/broken"] = Route(500, b"oops")
+    sources = [
+        Source("missing.rss", str(tmp_path / "missing.rss")),
+        Source("broken", http_server.url("/broken")),
+        Source("ok", http_server.url("/ok")),
+    ]
+    loaded = load_sources(sources, limits=Limits())
+    assert [f.title for f in loaded.feeds] == ["Atom one"]
+    assert [(r.source, r.status, r.error) for r in loaded.reports] == [
+        ("missing.rss", "failed", "no such file"),
+        ("broken", "failed", "HTTP 500 Internal Server Error"),
+        ("ok", "ok", None),
+    ]
+
+
+def test_feeds_are_fetched_concurrently(http_server: HttpServer) -> None:
+    for n in range(5):
+        http_server.routes[f"/slow{n}"] = Route(body=ATOM, delay=1.0)
+    start = time.monotonic()
+    loaded = load_sources([Source(f"s{n}", http_server.url(f"/slow{n}")) for n in range(5)], limits=Limits())
+    elapsed = time.monotonic() - start
+    assert len(loaded.feeds) == 5
+    assert elapsed < 4.0, f"five 1-second feeds took {elapsed:.1f} s: they were read one after another"
+
+
+def test_an_opml_list_expands_into_its_feeds(tmp_path: Path, http_server: HttpServer) -> None:
+    http_server.routes["/a"] = Route(body=ATOM)
+    http_server.routes["/j"] = Route(body=JSON_FEED)
+    opml = f"""<?xml version="1.0"?><opml version="2.0"><head><title>Mine</title></head><body>
+      <outline text="A" xmlUrl="{http_server.url("/a")}"/>
+      <outline text="Folder"><outline text="J" xmlUrl="{http_server.url("/j")}"/></outline>
+      <outline text="Gone" xmlUrl="{http_server.url("/gone")}"/>
+    </body></opml>"""
+    (tmp_path / "subs.opml").write_text(opml)
+    loaded = load_sources([Source("subs.opml", str(tmp_path / "subs.opml"))], limits=Limits())
+    assert [f.title for f in loaded.feeds] == ["Atom one", "JSON one"]
+    assert [(r.source, r.status, r.via) for r in loaded.reports] == [
+        (http_server.url("/a"), "ok", "subs.opml"),
+        (http_server.url("/j"), "ok", "subs.opml"),
+        (http_server.url("/gone"), "failed", "subs.opml"),
+    ]
+
+
+def test_an_opml_list_inside_a_list_is_not_followed(tmp_path: Path, http_server: HttpServer) -> None:
+    inner = b'<opml version="2.0"><body><outline xmlUrl="http://127.0.0.1:9/x"/></body></opml>'
+    http_server.routes["/inner.opml"] = Route(body=inner)
+    outer = f'<opml version="2.0"><body><outline xmlUrl="{http_server.url("/inner.opml")}"/></body></opml>'
+    (tmp_path / "outer.opml").write_text(outer)
+    loaded = load_sources([Source("outer.opml", str(tmp_path / "outer.opml"))], limits=Limits())
+    assert loaded.feeds == ()
+    [report] = loaded.reports
+    assert report.error == "an OPML list inside an OPML list is not followed"
+    assert http_server.hits("/x") == 0
+
+
+def test_an_unchanged_feed_costs_a_304_and_comes_from_the_cache(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.routes["/rss"] = Route(body=FEED, etag='"v1"')
+    source = [Source("rss", http_server.url("/rss"))]
+    with open_state(tmp_path / "state") as state:
+        first = load_sources(source, limits=Limits(), state=state)
+    with open_state(tmp_path / "state") as state:
+        second = load_sources(source, limits=Limits(), state=state)
+    assert [r.status for r in first.reports + second.reports] == ["ok", "not_modified"]
+    assert second.feeds == first.feeds
+    assert http_server.requests[1][1].get("If-None-Match") == '"v1"'
+    # A changed feed is fetched and parsed again.
+    http_server.routes["/rss"] = Route(body=ATOM, etag='"v2"')
+    with open_state(tmp_path / "state") as state:
+        third = load_sources(source, limits=Limits(), state=state)
+    assert [f.title for f in third.feeds] == ["Atom one"]
+
+
+def test_last_modified_is_sent_back_as_if_modified_since(tmp_path: Path, http_server: HttpServer) -> None:
+    stamp = "Mon, 24 Nov 2025 06:00:00 GMT"
+    http_server.routes["/rss"] = Route(body=FEED, headers={"Last-Modified": stamp})
+    with open_state(tmp_path) as state:
+        load_sources([Source("rss", http_server.url("/rss"))], limits=Limits(), state=state)
+        load_sources([Source("rss", http_server.url("/rss"))], limits=Limits(), state=state)
+    assert http_server.requests[1][1].get("If-Modified-Since") == stamp
+
+
+def test_read_feed_raises_for_a_failing_source(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as caught:
-        load_feed("feeds/gone.rss", str(tmp_path / "gone.rss"))
+        read_feed(str(tmp_path / "gone.rss"), "feeds/gone.rss")
     assert str(caught.value) == "feeds/gone.rss: no such file"
 
 
-def test_a_folder_is_not_a_feed(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="is a folder"):
-        load_feed("x", str(tmp_path))
-
-
-@pytest.mark.parametrize(
-    "body",
-    [b"", b"\x00\x01\x02garbage\xff" * 100, b"<html><body><p>Hello</p></body></html>", b"{}"],
-    ids=["empty", "binary", "html-page", "json"],
-)
-def test_something_that_is_not_a_feed_is_refused_in_one_line(tmp_path: Path, body: bytes) -> None:
-    path = tmp_path / "feed.xml"
-    path.write_bytes(body)
-    with pytest.raises(SourceError) as caught:
-        load_feed("feed.xml", str(path))
-    assert str(caught.value).startswith("feed.xml: ")
-    assert "not a feed" in str(caught.value)
-    assert "\n" not in str(caught.value)
-
-
-def test_a_feed_over_the_size_cap_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("digest.sources.MAX_FEED_BYTES", 1000)
-    path = tmp_path / "big.rss"
-    path.write_bytes(FEED)
-    with pytest.raises(SourceError, match="larger than"):
-        load_feed("big.rss", str(path))
-
-
-def test_a_url_feed_is_fetched_with_our_user_agent(http_server: HttpServer) -> None:
-    http_server.routes["/rss"] = Route(body=FEED, headers={"Content-Type": "application/rss+xml"})
-    feed = load_feed(http_server.url("/rss"), http_server.url("/rss"))
-    assert len(feed.items) == 30
-    assert http_server.requests[0][1]["User-Agent"] == USER_AGENT
-
-
-def test_a_url_feed_follows_a_redirect_and_reads_gzip(http_server: HttpServer) -> None:
-    http_server.routes["/old"] = Route(301, headers={"Location": "/new"})
-    http_server.routes["/new"] = Route(
-        body=gzip.compress(FEED), headers={"Content-Encoding": "gzip"}
-    )
-    assert len(load_feed("old", http_server.url("/old")).items) == 30
-
-
-def test_a_redirect_loop_is_refused(http_server: HttpServer) -> None:
-    http_server.routes["/a"] = Route(302, headers={"Location": "/b"})
-    http_server.routes["/b"] = Route(302, headers={"Location": "/a"})
-    with pytest.raises(SourceError, match="too many redirects"):
-        load_feed(http_server.url("/a"), http_server.url("/a"))
-
-
-def test_an_http_error_names_the_url_and_status(http_server: HttpServer) -> None:
-    http_server.routes["/broken"] = Route(500, b"oops")
-    url = http_server.url("/broken")
-    with pytest.raises(SourceError) as caught:
-        load_feed(url, url)
-    assert str(caught.value) == f"{url}: HTTP 500 Internal Server Error"
-
-
-def test_analytics_are_page_views_by_url() -> None:
+def test_analytics_are_page_views_by_canonical_url(tmp_path: Path) -> None:
     views = load_analytics(str(SAMPLE / "analytics.csv"), "analytics.csv")
-    gaza = "https://www.commonground.example/news/2025/11/un-security-council-gaza-peace-plan"
-    assert views[gaza] == 18400
-
-
-def test_analytics_accept_common_column_names_and_thousands_separators(tmp_path: Path) -> None:
+    assert views[GAZA] == 18400
     path = tmp_path / "ga.csv"
-    path.write_text('\ufeffPage URL,Views\nhttps://x.example/a,"1,234"\nhttps://x.example/a,6\n')
-    assert load_analytics(str(path), "ga.csv") == {"https://x.example/a": 1240}
+    path.write_text(
+        f'\ufeffPage URL,Views\n{GAZA}?utm_source=x,"1,234"\nHTTPS://WWW.COMMONGROUND.EXAMPLE/a,6\n'
+    )
+    assert load_analytics(str(path), "ga.csv") == {GAZA: 1234, "https://www.commonground.example/a": 6}
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("address,count\nhttps://x.example/a,3\n", "needs a 'url' and a 'pageviews' column"),
-        (
-            "url,pageviews\nhttps://x.example/a,lots\n",
-            "line 2: page views 'lots' is not a whole number",
-        ),
+        ("url,pageviews\nhttps://x.example/a,lots\n", "line 2: page views 'lots' is not a whole number"),
     ],
 )
-def test_a_malformed_analytics_export_names_the_file(
-    tmp_path: Path, text: str, expected: str
-) -> None:
+def test_a_malformed_analytics_export_names_the_file(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "a.csv"
     path.write_text(text)
     with pytest.raises(InputError) as caught:

@@ -41,9 +41,7 @@ def test_the_wheel_contains_the_templates_and_the_sample(wheel: Path) -> None:
         assert f"digest/_data/sample/{sample}" in names
 
 
-def test_an_installed_digest_builds_the_sample_outside_the_repository(
-    wheel: Path, tmp_path: Path
-) -> None:
+def test_an_installed_digest_builds_the_sample_outside_the_repository(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"

@@ -1,0 +1,144 @@
+"""Reading a source's bytes: a local file, or an HTTP(S) URL fetched the way a careful feed reader does.
+
+Every read is bounded: a size cap (also on decompressed bytes, so a gzip bomb
+stops at the cap), a connect timeout, a time limit for the whole exchange (a
+server that drips one byte a second is cut off), and a bounded number of
+redirects. Conditional GET (ETag / Last-Modified) lets an unchanged feed cost a
+304. Fetches are asyncio coroutines, so many feeds download at once and Ctrl-C
+stops them all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from digest import __version__
+from digest.errors import SourceError
+
+USER_AGENT = f"digest/{__version__} (newsletter digest generator; +https://pypi.org/project/digest/)"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
+    " application/xml;q=0.9, text/xml;q=0.9, text/x-opml;q=0.8, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    timeout: float = 30.0  # seconds for one feed, from request to last byte
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    body: bytes  # empty when `not_modified`
+    url: str  # after redirects: the base for relative links
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+def _too_large(limits: Limits) -> str:
+    return f"larger than the size cap of {limits.max_bytes:,} bytes (sources.max_bytes), refused"
+
+
+def gunzip(data: bytes, label: str, limits: Limits) -> bytes:
+    """Gzip bytes under a feed's name (as some servers and files have them), inflated up to the cap."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(data, limits.max_bytes + 1)
+    except zlib.error as error:
+        raise SourceError(f"broken gzip data: {error}", path=label) from None
+    if len(body) > limits.max_bytes:
+        raise SourceError(_too_large(limits), path=label)
+    return body
+
+
+def is_gzip(data: bytes) -> bool:
+    return data[:2] == b"\x1f\x8b"
+
+
+def read_file(path: str, label: str, limits: Limits) -> bytes:
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(limits.max_bytes + 1)
+    except FileNotFoundError:
+        raise SourceError("no such file", path=label) from None
+    except IsADirectoryError:
+        raise SourceError("is a folder, not a feed file", path=label) from None
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror or error}", path=label) from None
+    if len(data) > limits.max_bytes:
+        raise SourceError(_too_large(limits), path=label)
+    return data
+
+
+def client(limits: Limits, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """One client for all fetches of a build: connections are reused, settings are shared."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
+        follow_redirects=True,
+        max_redirects=limits.max_redirects,
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        transport=transport,
+    )
+
+
+async def fetch(
+    http: httpx.AsyncClient,
+    url: str,
+    limits: Limits,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> Fetched:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        async with asyncio.timeout(limits.timeout):
+            return await _get(http, url, limits, headers)
+    except TimeoutError:
+        raise SourceError(
+            f"no complete answer within {limits.timeout:g} s (sources.timeout), gave up", path=url
+        ) from None
+    except httpx.TooManyRedirects:
+        raise SourceError(f"more than {limits.max_redirects} redirects", path=url) from None
+    except httpx.ConnectTimeout:
+        raise SourceError(f"no connection within {limits.connect_timeout:g} s", path=url) from None
+    except httpx.TimeoutException:
+        raise SourceError("timed out waiting for the server", path=url) from None
+    except httpx.DecodingError as error:
+        raise SourceError(f"broken compressed body: {error}", path=url) from None
+    except httpx.HTTPError as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise SourceError(f"cannot fetch: {detail}", path=url) from None
+
+
+async def _get(http: httpx.AsyncClient, url: str, limits: Limits, headers: dict[str, str]) -> Fetched:
+    async with http.stream("GET", url, headers=headers) as response:
+        final = str(response.url)
+        if response.status_code == 304:
+            return Fetched(b"", final, headers.get("If-None-Match"), headers.get("If-Modified-Since"), True)
+        if response.status_code >= 400:
+            raise SourceError(f"HTTP {response.status_code} {response.reason_phrase}", path=url)
+        declared = response.headers.get("Content-Length", "")
+        encoded = bool(response.headers.get("Content-Encoding"))
+        if declared.isdigit() and int(declared) > limits.max_bytes and not encoded:
+            raise SourceError(_too_large(limits), path=url)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():  # decompressed: the cap also stops gzip bombs
+            body += chunk
+            if len(body) > limits.max_bytes:
+                raise SourceError(_too_large(limits), path=url)
+        return Fetched(
+            bytes(body), final, response.headers.get("ETag"), response.headers.get("Last-Modified")
+        )

@@ -1,0 +1,113 @@
+"""The state database: one SQLite file in the state folder, the project's only database.
+
+Only this module opens it. The schema is versioned (`PRAGMA user_version`) and
+migrated forward one step at a time; a database from a newer digest, a corrupt
+file or one locked by another process is refused with a clear error and never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest import __version__
+from digest.errors import StateError
+from digest.models import Feed, feed_from_dict, feed_to_dict
+
+DB_NAME = "digest.sqlite"
+
+# Each entry takes the schema from version N-1 to N. Append; never edit a released step.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE feed_cache (
+        url            TEXT PRIMARY KEY,
+        etag           TEXT,
+        last_modified  TEXT,
+        digest_version TEXT NOT NULL,
+        feed_json      TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFeed:
+    etag: str | None
+    last_modified: str | None
+    feed: Feed
+
+
+class State:
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    # --- feed cache (conditional GET)
+
+    def cached_feed(self, url: str) -> CachedFeed | None:
+        """What was fetched from `url` last time, if this version of digest made it."""
+        row = self._db.execute(
+            "SELECT etag, last_modified, digest_version, feed_json FROM feed_cache WHERE url = ?",
+            (url,),
+        ).fetchone()
+        if row is None or row[2] != __version__:  # normalization may have changed: fetch afresh
+            return None
+        return CachedFeed(row[0], row[1], feed_from_dict(json.loads(row[3])))
+
+    def remember_feed(self, url: str, etag: str | None, last_modified: str | None, feed: Feed) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO feed_cache VALUES (?, ?, ?, ?, ?)",
+                (
+                    url,
+                    etag,
+                    last_modified,
+                    __version__,
+                    json.dumps(feed_to_dict(feed), ensure_ascii=False),
+                ),
+            )
+
+    def forget_feed(self, url: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM feed_cache WHERE url = ?", (url,))
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"made by a newer digest (schema {version}, this one knows {SCHEMA_VERSION}); upgrade digest",
+            path=str(path),
+        )
+    for number in range(version, SCHEMA_VERSION):
+        # Each step and its version bump in one transaction: a crash leaves the old schema.
+        db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;")
+
+
+@contextmanager
+def open_state(folder: Path) -> Iterator[State]:
+    path = folder / DB_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=5.0)
+    except (OSError, sqlite3.Error) as error:
+        raise StateError(f"cannot open the state database: {error}", path=str(path)) from None
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        _migrate(db, path)
+        yield State(db, path)
+    except sqlite3.DatabaseError as error:
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            raise StateError("the state database is locked by another digest", path=str(path)) from None
+        raise StateError(
+            f"the state database is damaged ({message}); it was left as it is", path=str(path)
+        ) from None
+    finally:
+        db.close()

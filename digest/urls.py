@@ -1,0 +1,55 @@
+"""URLs from feeds: only absolute http(s) ones get through, and one canonical form is used for identity.
+
+The canonical form decides whether two links are the same story (across feeds, and
+against the analytics export); the link shown to readers keeps its own parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+# Parameters that track a click rather than name a page.
+_TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_hsenc|_hsmi|igshid"
+    r"|mkt_tok|oly_anon_id|oly_enc_id|vero_id|ref_src)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_url(value: str) -> bool:
+    """Sources may be URLs or paths; only http(s) URLs are fetched."""
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def safe_url(value: str | None, base: str = "") -> str | None:
+    """An absolute http(s) URL, or None: `javascript:`, `data:` and the like never get past here."""
+    if not value or not isinstance(value, str):
+        return None
+    candidate = "".join(value.split())  # no white space inside a URL; "java\nscript:" included
+    try:
+        url = urljoin(base, candidate) if base else candidate
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 literal
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return url
+
+
+def canonical_url(url: str) -> str:
+    """The identity of a page: lower-case scheme and host, no default port, no fragment,
+    no tracking parameters, an empty path as "/"."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
