@@ -13,9 +13,12 @@ from typing import Any
 
 from digest.errors import SourceError
 
+# Some real feeds write the version URL with http:, which costs nothing to accept.
 _VERSIONS = {
     "https://jsonfeed.org/version/1": "json10",
     "https://jsonfeed.org/version/1.1": "json11",
+    "http://jsonfeed.org/version/1": "json10",
+    "http://jsonfeed.org/version/1.1": "json11",
 }
 
 

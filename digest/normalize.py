@@ -167,9 +167,17 @@ def normalize_entry(
     return item if item.title else replace(item, title=item.url)
 
 
-def normalize_feed(parsed: Mapping[str, Any], source: str) -> Feed:
+def _feed_base(meta: Mapping[str, Any], fetched_from: str) -> str:
+    """What relative links resolve against: the site's link, made absolute against the feed's
+    own address (where it was fetched from, else its rel="self" link)."""
+    self_link = next((lk.get("href") for lk in meta.get("links") or [] if lk.get("rel") == "self"), None)
+    home = safe_url(fetched_from) or safe_url(self_link) or ""
+    return safe_url(meta.get("link"), home) or home
+
+
+def normalize_feed(parsed: Mapping[str, Any], source: str, fetched_from: str = "") -> Feed:
     meta = parsed.get("feed") or {}
-    base = safe_url(meta.get("link")) or ""
+    base = _feed_base(meta, fetched_from)
     language = meta.get("language") or None
     feed_date = _datetime(meta)
     entries = parsed.get("entries") or []

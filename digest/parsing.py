@@ -47,7 +47,12 @@ def _advertised_feed(data: bytes, base: str) -> str | None:
         finder.feed(data[:262144].decode("utf-8", errors="replace"))
     except Exception:  # a page this broken has no feed link worth reporting
         return None
-    return next((u for u in (safe_url(link, base) for link in finder.links) if u), None)
+    for link in finder.links:
+        # Resolved when we know where the page came from; a relative one as written (local files).
+        url = safe_url(link, base) or (link if re.match(r"^[\w./~-]+$", link) else None)
+        if url:
+            return url
+    return None
 
 
 def _why_not(parsed: Any, data: bytes, base: str) -> str:

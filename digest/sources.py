@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from digest.state import State
 from digest.urls import canonical_url, is_url
 
 NESTED_LIST = "an OPML list inside an OPML list is not followed"
+# Feeds read at once. Politeness to servers and to our own file descriptors; a feed's time
+# limit starts when its turn comes, so a long OPML list does not time out in the queue.
+CONCURRENCY = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +67,11 @@ class _Result:
     validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) to remember
 
 
-async def _load_one(source: Source, http: httpx.AsyncClient, limits: Limits, state: State | None) -> _Result:
+async def _load_one(
+    source: Source, http: httpx.AsyncClient | None, limits: Limits, state: State | None
+) -> _Result:
     try:
-        if is_url(source.location):
+        if is_url(source.location) and http is not None:
             cached = state.cached_feed(source.location) if state else None
             fetched = await fetch(
                 http,
@@ -83,25 +89,35 @@ async def _load_one(source: Source, http: httpx.AsyncClient, limits: Limits, sta
         document = parse_document(data, source.label, base, limits)
         if isinstance(document, list):
             return _Result(source, subscriptions=tuple(document))
-        return _Result(source, feed=normalize_feed(document, source.label), validators=validators)
+        feed = normalize_feed(document, source.label, base)
+        if feed.skipped and not feed.items:
+            return _Result(source, error=f"none of its {feed.skipped} entries links to a web page")
+        return _Result(source, feed=feed, validators=validators)
     except DigestError as error:
         return _Result(source, error=error.message)
 
 
 async def _load_all(
-    sources: Sequence[Source],
-    limits: Limits,
-    state: State | None,
-    transport: httpx.AsyncBaseTransport | None,
+    sources: Sequence[Source], limits: Limits, state: State | None, transport: httpx.AsyncBaseTransport | None
 ) -> list[_Result]:
-    async with client(limits, transport) as http:
-        first = await asyncio.gather(*(_load_one(s, http, limits, state) for s in sources))
-        listed = [
-            Source(sub.url, sub.url, via=result.source.label)
-            for result in first
-            for sub in result.subscriptions
-        ]
-        second = await asyncio.gather(*(_load_one(s, http, limits, state) for s in listed))
+    slots = asyncio.Semaphore(CONCURRENCY)
+    async with AsyncExitStack() as stack:
+        http: httpx.AsyncClient | None = None
+
+        async def load(batch: Sequence[Source]) -> list[_Result]:
+            nonlocal http
+            # The HTTP client (and its TLS context, some 20 ms) only when a URL is to be read.
+            if http is None and any(is_url(s.location) for s in batch):
+                http = await stack.enter_async_context(client(limits, transport))
+            return await asyncio.gather(*(turn(s) for s in batch))
+
+        async def turn(source: Source) -> _Result:
+            async with slots:
+                return await _load_one(source, http, limits, state)
+
+        first = await load(sources)
+        listed = [Source(sub.url, sub.url, via=r.source.label) for r in first for sub in r.subscriptions]
+        second = await load(listed)
     # A list inside a list is not followed: one level keeps the fan-out bounded.
     second = [_Result(r.source, error=NESTED_LIST) if r.subscriptions else r for r in second]
     results: list[_Result] = []

@@ -20,6 +20,7 @@ from digest.errors import StateError
 from digest.models import Feed, feed_from_dict, feed_to_dict
 
 DB_NAME = "digest.sqlite"
+BUSY_TIMEOUT = 5.0  # seconds to wait for another process's write to finish
 
 # Each entry takes the schema from version N-1 to N. Append; never edit a released step.
 MIGRATIONS: tuple[str, ...] = (
@@ -79,12 +80,14 @@ class State:
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    # Read before anything writes: a database we will refuse must stay byte for byte as it was.
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StateError(
             f"made by a newer digest (schema {version}, this one knows {SCHEMA_VERSION}); upgrade digest",
             path=str(path),
         )
+    db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
     for number in range(version, SCHEMA_VERSION):
         # Each step and its version bump in one transaction: a crash leaves the old schema.
         db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;")
@@ -95,11 +98,10 @@ def open_state(folder: Path) -> Iterator[State]:
     path = folder / DB_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=5.0)
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT)
     except (OSError, sqlite3.Error) as error:
         raise StateError(f"cannot open the state database: {error}", path=str(path)) from None
     try:
-        db.execute("PRAGMA journal_mode = WAL")
         _migrate(db, path)
         yield State(db, path)
     except sqlite3.DatabaseError as error:

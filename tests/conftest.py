@@ -118,6 +118,11 @@ class HttpServer:
         return sum(1 for seen, _ in self.requests if seen == path)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a real server's backlog, not socketserver's 5
+    daemon_threads = True
+
+
 @pytest.fixture
 def http_server() -> Iterator[HttpServer]:
     state = HttpServer(routes={})
@@ -158,8 +163,7 @@ def http_server() -> Iterator[HttpServer]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), Handler)
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
