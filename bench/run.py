@@ -1,8 +1,11 @@
-"""`make bench`: figures for building the sample issue. Prints; asserts nothing.
+"""`make bench`: prints figures; asserts nothing, fails on no timing.
 
+Building the sample issue:
 - warm build: the whole pipeline in one process (after one warm-up run), median of N;
 - stages: where that time goes (read + parse, select, render MJML, inline CSS, text);
 - cold CLI: `python -m digest build` in a fresh process, as cron runs it, with its peak RSS.
+Feeds (bench_feeds.py): load + normalize throughput on a 20,000-item feed against
+feedparser alone, and a build from 20 loopback feeds of which one is slow.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import bench_feeds
 
 from digest.build import build, compose_issue, issue_moment, read_inputs
 from digest.config import load_config
@@ -40,7 +45,7 @@ def timed(fn: Callable[[], T], runs: int = RUNS) -> tuple[float, T]:
     return statistics.median(samples), result
 
 
-def main() -> None:
+def sample_issue() -> None:
     config = load_config(sample_dir() / "digest.toml")
     assert config.issue.date is not None
     now = issue_moment(config.issue.date)
@@ -99,6 +104,14 @@ def main() -> None:
         f"digest.txt {size['digest.txt']:,} bytes, manifest.json {size['manifest.json']:,} bytes"
     )
     print(f"run on Python {sys.version.split()[0]}, {dt.date.today().isoformat()}")
+
+
+def main() -> None:
+    sample_issue()
+    print()
+    bench_feeds.throughput()
+    print()
+    bench_feeds.slow_feed_among_twenty()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def safe_url(value: str | None, base: str = "") -> str | None:
         return None
     candidate = "".join(value.split())  # no white space inside a URL; "java\nscript:" included
     try:
-        url = urljoin(base, candidate) if base else candidate
+        url = urljoin(base, candidate) if base and not is_url(candidate) else candidate
         parts = urlsplit(url)
     except ValueError:  # e.g. an invalid IPv6 literal
         return None
