@@ -86,7 +86,10 @@ def build(
     config: ConfigOption = None,
     feed: Annotated[
         list[str] | None,
-        typer.Option("--feed", help="A feed file or URL; repeat for several. Replaces the config's feeds."),
+        typer.Option(
+            "--feed",
+            help="A feed file or URL (RSS, Atom, JSON Feed, OPML); repeatable. Replaces the config's feeds.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
