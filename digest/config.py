@@ -176,7 +176,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
         config = Config.model_validate(_merge(raw, overrides))
     except ValidationError as error:
         raise ConfigError(_describe(error, overrides), path=str(path)) from None
-    config._source = path.resolve()
+    config._source = path.absolute()
     return config
 
 
@@ -202,10 +202,10 @@ def with_overrides(
     """
     sources = config.sources
     if feeds:
-        absolute = [f if is_url(f) else str(Path(f).expanduser().resolve()) for f in feeds]
+        absolute = [f if is_url(f) else str(Path(f).expanduser().absolute()) for f in feeds]
         sources = sources.model_copy(update={"feeds": absolute})
     issue = config.issue.model_copy(update={"date": date}) if date else config.issue
     output = config.output
     if out is not None:
-        output = output.model_copy(update={"dir": str(out.expanduser().resolve())})
+        output = output.model_copy(update={"dir": str(out.expanduser().absolute())})
     return config.model_copy(update={"sources": sources, "issue": issue, "output": output})
