@@ -6,6 +6,7 @@ Building the sample issue:
 - cold CLI: `python -m digest build` in a fresh process, as cron runs it, with its peak RSS.
 Feeds (bench_feeds.py): load + normalize throughput on a 20,000-item feed against
 feedparser alone, and a build from 20 loopback feeds of which one is slow.
+Selection (bench_selection.py): choosing an issue among 20,000 candidates.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import bench_feeds
+import bench_selection
 
 from digest.build import build, compose_issue, issue_moment, read_inputs
 from digest.config import load_config
@@ -57,9 +59,16 @@ def sample_issue() -> None:
 
     inputs_ms, inputs = timed(lambda: read_inputs(config))
     items = inputs.items
-    window = issue_window(now, config.selection.window_days)
+    window = issue_window(now, config.selection)
     select_ms, _ = timed(
-        lambda: select(items, pageviews=inputs.pageviews, config=config.selection, window=window)
+        lambda: select(
+            items,
+            pageviews=inputs.pageviews,
+            config=config.selection,
+            window=window,
+            now=now,
+            picks=inputs.picks,
+        )
     )
     compose_ms, _ = timed(lambda: compose_issue(inputs, config, now))
     env = environment()
@@ -112,6 +121,8 @@ def main() -> None:
     bench_feeds.throughput()
     print()
     bench_feeds.slow_feed_among_twenty()
+    print()
+    bench_selection.twenty_thousand()
 
 
 if __name__ == "__main__":

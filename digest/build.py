@@ -18,11 +18,12 @@ from digest.config import Config
 from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.fetch import Limits
 from digest.manifest import build_manifest, dumps
-from digest.models import Issue, Item
+from digest.models import History, Issue, Item
 from digest.normalize import merge_duplicates
 from digest.outputs import write_folder
+from digest.picks import NO_PICKS, Picks, combine, load_picks
 from digest.render import render_issue
-from digest.selection import issue_window, select
+from digest.selection import FIRST_ISSUE, issue_window, select
 from digest.sources import Loaded, Source, SourceReport, load_analytics, load_sources
 from digest.state import State, open_state
 
@@ -36,6 +37,7 @@ class Inputs:
     items: tuple[Item, ...]
     reports: tuple[SourceReport, ...]
     pageviews: dict[str, int]
+    picks: Picks = NO_PICKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,39 +82,60 @@ def read_inputs(
     _check(loaded, config)
     analytics = config.sources.analytics
     pageviews = load_analytics(config.resolve(analytics), analytics) if analytics else {}
-    return Inputs(merge_duplicates(loaded.feeds), loaded.reports, pageviews)
+    chosen = config.selection
+    from_file = load_picks(Path(config.resolve(chosen.picks)), chosen.picks) if chosen.picks else NO_PICKS
+    picks = combine(from_file, lead=chosen.lead, editors_choice=chosen.editors_choice_picks)
+    return Inputs(merge_duplicates(loaded.feeds), loaded.reports, pageviews, picks)
 
 
-def compose_issue(inputs: Inputs, config: Config, now: dt.datetime) -> Built:
+def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: History = FIRST_ISSUE) -> Built:
     date = now.date()
-    window = issue_window(now, config.selection.window_days)
-    # A pinned lead alone is no reason to send: "new" means published in the window.
-    if not any(item.published is None or item.published in window for item in inputs.items):
-        raise NothingNewError(
-            f"no stories published between {window.start:%Y-%m-%d} and {window.end:%Y-%m-%d}"
-            f" in {len(inputs.reports)} feed(s): nothing to send"
-        )
-    selection, warnings = select(
-        inputs.items, pageviews=inputs.pageviews, config=config.selection, window=window
+    window = issue_window(now, config.selection, history)
+    choice = select(
+        inputs.items,
+        pageviews=inputs.pageviews,
+        config=config.selection,
+        window=window,
+        now=now,
+        picks=inputs.picks,
+        history=history,
     )
-    warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error) + warnings
-    rendered = render_issue(selection, config=config, date=date)
+    if choice.new < config.selection.min_items:
+        found = (
+            f"only {choice.new} new stor{'y' if choice.new == 1 else 'ies'}"
+            if choice.new
+            else "no new stories"
+        )
+        minimum = f", fewer than selection.min_items ({config.selection.min_items})" if choice.new else ""
+        raise NothingNewError(
+            f"{found} published between {window.start:%Y-%m-%d %H:%M} and {window.end:%Y-%m-%d %H:%M} UTC"
+            f" in {len(inputs.reports)} feed(s){minimum}: nothing to send"
+        )
+    warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error) + choice.warnings
+    rendered = render_issue(choice.selection, config=config, date=date, number=history.number)
     issue = Issue(
+        number=history.number,
         date=date,
         slug=date.isoformat(),
-        selection=selection,
+        selection=choice.selection,
         rendered=rendered,
         window=window,
     )
     files = {HTML_FILE: rendered.html.encode("utf-8"), TEXT_FILE: rendered.text.encode("utf-8")}
-    files[MANIFEST_FILE] = dumps(build_manifest(issue, inputs.reports, files, warnings))
+    files[MANIFEST_FILE] = dumps(
+        build_manifest(issue, inputs.reports, files, warnings, config.selection.weights)
+    )
     return Built(issue=issue, files=files, warnings=warnings)
 
 
 def build(config: Config, now: dt.datetime, out_dir: Path, state_dir: Path) -> tuple[Path, Built]:
-    """Read the inputs, compose the issue, write its folder; return the folder and the build."""
+    """Read the inputs, compose the issue, write its folder, record it; return the folder and the build.
+
+    The issue is recorded in the state database only once its folder is complete.
+    """
     with open_state(state_dir) as state:
         inputs = read_inputs(config, state)
-    built = compose_issue(inputs, config, now)
-    folder = write_folder(out_dir / built.issue.slug, built.files)
+        built = compose_issue(inputs, config, now, state.history(now.date()))
+        folder = write_folder(out_dir / built.issue.slug, built.files)
+        state.record_issue(built.issue, folder)
     return folder, built

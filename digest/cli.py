@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from digest import __version__
 from digest.build import build as build_issue
@@ -27,6 +31,8 @@ from digest.config import (
     with_overrides,
 )
 from digest.errors import DigestError, ExitCode
+from digest.explain import COLUMNS, rows
+from digest.models import Selection
 
 app = typer.Typer(
     name="digest",
@@ -104,6 +110,16 @@ def build(
             help="The issue date, YYYY-MM-DD (default: the config's issue.date, else today).",
         ),
     ] = None,
+    lead: Annotated[
+        str | None, typer.Option("--lead", help="Pin this story (URL or guid) as the lead.")
+    ] = None,
+    pick: Annotated[
+        list[str] | None,
+        typer.Option("--pick", help="Pin a story (URL or guid) in Editor's choice; repeatable."),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print every story with its score and why it was (not) picked.")
+    ] = False,
 ) -> None:
     """Build one issue: OUT/<date>/index.html, digest.txt and manifest.json.
 
@@ -121,14 +137,25 @@ def build(
                 f"To start your own, copy its {CONFIG_NAME} (see the README) or pass --config.",
             )
         settings = load_config(path, env=os.environ)
-        settings = with_overrides(settings, feeds=feed, date=date.date() if date else None, out=out)
+        settings = with_overrides(
+            settings, feeds=feed, date=date.date() if date else None, out=out, lead=lead, picks=pick
+        )
         day = settings.issue.date or dt.datetime.now(dt.UTC).date()
         folder, built = build_issue(
             settings, issue_moment(day), output_dir(settings, cwd), state_dir(settings, cwd)
         )
         for warning in built.warnings:
             _say("warning", warning)
+        if explain:
+            _print_explanation(built.issue.selection)
         typer.echo(str(folder))
+
+
+def _print_explanation(selection: Selection) -> None:
+    table = Table(*COLUMNS, box=box.SIMPLE, show_lines=False, expand=False)
+    for row in rows(selection):
+        table.add_row(*row)
+    Console(width=max(160, shutil.get_terminal_size().columns), soft_wrap=False).print(table)
 
 
 def main() -> None:

@@ -58,13 +58,37 @@ class StateConfig(_Section):
     dir: str | None = None
 
 
+class WeightsConfig(_Section):
+    """The score: (pageviews × page views + comments × comments) × recency decay."""
+
+    pageviews: Annotated[float, Field(ge=0)] = 1.0
+    comments: Annotated[float, Field(ge=0)] = 10.0
+    # A story's score halves every `half_life_days` of age; 0 turns the decay off.
+    half_life_days: Annotated[float, Field(ge=0)] = 7.0
+
+
 class SelectionConfig(_Section):
+    # "since-last-issue": from the previous issue's date (the first issue: `window_days`);
+    # "days": always the last `window_days` days.
+    window: Literal["since-last-issue", "days"] = "since-last-issue"
     window_days: Annotated[int, Field(ge=1, le=366)] = 7
-    lead: str | None = None
-    editors_choice_category: str = "Editor's choice"
+    # Fewer new stories than this: nothing is built, exit 3 (cron skips the send).
+    min_items: Annotated[int, Field(ge=1)] = 1
+    picks: str | None = None  # a TOML or YAML file: lead and editors_choice, URLs or guids
+    lead: str | None = None  # a pinned lead (URL or guid); wins over the picks file
+    editors_choice_picks: list[str] = Field(default_factory=list)  # pinned, after the picks file's
+    lead_categories: list[str] = Field(default_factory=list)  # e.g. ["Featured"]
+    lead_prefer_image: bool = False
+    editors_choice_categories: list[str] = Field(default_factory=lambda: ["Editor's choice"])
     editors_choice_size: Annotated[int, Field(ge=0, le=50)] = 3
     popular_size: Annotated[int, Field(ge=0, le=50)] = 5
-    comment_weight: Annotated[float, Field(ge=0)] = 10.0
+    max_per_source: Annotated[int, Field(ge=0)] = 0  # 0: no quota
+    include_categories: list[str] = Field(default_factory=list)  # empty: every category
+    exclude_categories: list[str] = Field(default_factory=list)
+    include_keywords: list[str] = Field(default_factory=list)  # in headline or summary
+    exclude_keywords: list[str] = Field(default_factory=list)
+    exclude_sources: list[str] = Field(default_factory=list)  # feeds as named in sources.feeds
+    weights: WeightsConfig = Field(default_factory=WeightsConfig)
 
 
 class OutputConfig(_Section):
@@ -194,6 +218,8 @@ def with_overrides(
     feeds: list[str] | None = None,
     date: dt.date | None = None,
     out: Path | None = None,
+    lead: str | None = None,
+    picks: list[str] | None = None,
 ) -> Config:
     """Flags given on the command line win over the file; a flag left as None changes nothing.
 
@@ -208,4 +234,12 @@ def with_overrides(
     output = config.output
     if out is not None:
         output = output.model_copy(update={"dir": str(out.expanduser().absolute())})
-    return config.model_copy(update={"sources": sources, "issue": issue, "output": output})
+    selection = config.selection
+    if lead or picks:
+        update: dict[str, Any] = {"lead": lead} if lead else {}
+        if picks:
+            update["editors_choice_picks"] = [*selection.editors_choice_picks, *picks]
+        selection = selection.model_copy(update=update)
+    return config.model_copy(
+        update={"sources": sources, "issue": issue, "output": output, "selection": selection}
+    )

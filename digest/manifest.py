@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from digest import __version__
-from digest.models import Decision, Issue, Item, Pick
+from digest.config import WeightsConfig
+from digest.models import Decision, Issue, Item, Pick, Score
 from digest.sources import SourceReport
 
 SCHEMA_VERSION = 1
@@ -31,12 +32,20 @@ def _item(item: Item) -> dict[str, Any]:
     }
 
 
+def _score(value: Score) -> dict[str, Any]:
+    return {
+        "value": value.value,
+        "pageviews": value.pageviews,
+        "comments": value.comments,
+        "decay": value.decay,
+    }
+
+
 def _pick(pick: Pick) -> dict[str, Any]:
     return {
         "rank": pick.rank,
         **_item(pick.item),
-        "score": pick.score,
-        "pageviews": pick.pageviews,
+        "score": _score(pick.score),
         "reason": pick.reason,
     }
 
@@ -47,7 +56,7 @@ def _decision(decision: Decision) -> dict[str, Any]:
         "title": decision.item.title,
         "outcome": decision.outcome.value,
         "section": decision.section.value if decision.section else None,
-        "score": decision.score,
+        "score": _score(decision.score),
         "reason": decision.reason,
     }
 
@@ -68,18 +77,21 @@ def build_manifest(
     reports: Sequence[SourceReport],
     files: Mapping[str, bytes],
     warnings: tuple[str, ...] = (),
+    weights: WeightsConfig | None = None,
 ) -> dict[str, Any]:
     selection = issue.selection
     return {
         "schema": SCHEMA_VERSION,
         "generator": f"digest {__version__}",
         "issue": {
+            "number": issue.number,
             "date": issue.date.isoformat(),
             "slug": issue.slug,
             "subject": issue.rendered.subject,
             "preheader": issue.rendered.preheader,
         },
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat()},
+        "weights": (weights or WeightsConfig()).model_dump(),
         "sources": [_source(report) for report in reports],
         "sections": {
             "lead": [_pick(selection.lead)] if selection.lead else [],

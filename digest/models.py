@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -62,7 +63,23 @@ class Section(StrEnum):
 class Outcome(StrEnum):
     PICKED = "picked"
     NOT_RANKED = "not_ranked"  # a candidate that did not make the cut
+    DEMOTED = "demoted"  # made the cut, but its source had filled its quota
+    EXCLUDED = "excluded"  # by an include/exclude rule
+    ALREADY_SENT = "already_sent"  # in an earlier issue
     OUT_OF_WINDOW = "out_of_window"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A story's score and its parts: (weighted page views + weighted comments) × recency decay."""
+
+    pageviews: int
+    comments: int
+    decay: float  # 1.0 for a story published at the issue's moment, 0.5 one half-life earlier
+    value: float
+
+
+NO_SCORE = Score(0, 0, 1.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +87,8 @@ class Pick:
     item: Item
     section: Section
     rank: int  # 1-based within its section
-    score: float
+    score: Score
     reason: str
-    pageviews: int = 0
 
     @property
     def label(self) -> str | None:
@@ -82,13 +98,32 @@ class Pick:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What selection did with one candidate, and why: the manifest's explanation."""
+    """What selection did with one story, and why: the manifest's and `--explain`'s rows."""
 
     item: Item
     outcome: Outcome
     reason: str
     section: Section | None = None
-    score: float = 0.0
+    score: Score = NO_SCORE
+
+
+@dataclass(frozen=True, slots=True)
+class PastIssue:
+    number: int
+    date: dt.date
+    window_end: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What earlier issues did, as seen from the issue being built (its date excluded)."""
+
+    number: int = 1  # this issue's number: kept on a rebuild, else one more than the last
+    previous: PastIssue | None = None  # the latest issue dated before this one
+    used: Mapping[str, int] = field(default_factory=dict)  # item id or canonical URL → issue number
+
+    def used_in(self, item: Item) -> int | None:
+        return self.used.get(item.id) or self.used.get(item.canonical)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +158,7 @@ class Rendered:
 
 @dataclass(frozen=True, slots=True)
 class Issue:
+    number: int
     date: dt.date
     slug: str
     selection: Selection

@@ -1,43 +1,204 @@
-"""The select stage: lead story, editor's choice and popular, each pick with the reason for it.
+"""The select stage: lead story, editor's choice and popular, each decision with its reason.
 
-Rules (first version; see README "How stories are picked"):
-- only items published inside the window count (and undated ones), except a pinned lead;
-- lead: the pinned story (`selection.lead`), else the highest score
-  (page views + comment_weight × comments);
-- editor's choice: items in the configured category, newest first;
-- popular: by page views;
-- a story appears once: lead beats editor's choice beats popular, and the next
-  candidate takes the freed place.
-Every tie is broken by a total order (score, then date, then id), so the same
-inputs always give the same issue.
+The rules, in the order they apply (README, "How stories are picked"):
+1. Pins always go in: the pinned lead, then the editor's picks, in the editor's order,
+   whatever their date, the rules or earlier issues.
+2. Other stories are candidates when they were published in the window (undated ones
+   count as new), are not in an earlier issue, and pass the include/exclude rules.
+3. Lead, if none is pinned: the best-scoring candidate in `lead_categories`, else the
+   best-scoring candidate (with an image first, if `lead_prefer_image`).
+4. Editor's choice: the picks, then candidates in `editors_choice_categories`, newest
+   first, up to `editors_choice_size`.
+5. Popular: candidates by score, up to `popular_size`.
+6. A story appears once (lead beats editor's choice beats popular, and the next
+   candidate takes the freed place); `max_per_source` caps the stories of one feed.
+Every order ends in a total order (score, date, id): the same inputs give the same issue.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from digest.config import SelectionConfig
-from digest.models import Decision, Item, Outcome, Pick, Section, Selection, Window
-
-SECTION_NAMES = {
-    Section.LEAD: "lead story",
-    Section.EDITORS_CHOICE: "editor's choice",
-    Section.POPULAR: "popular",
-}
+from digest.filters import exclusion
+from digest.models import Decision, History, Item, Outcome, Pick, Score, Section, Selection, Window
+from digest.picks import NO_PICKS, Picks
+from digest.scoring import score
+from digest.urls import canonical_url, is_url
 
 
-def issue_window(now: dt.datetime, days: int) -> Window:
-    return Window(start=now - dt.timedelta(days=days), end=now)
+@dataclass(frozen=True, slots=True)
+class Choice:
+    selection: Selection
+    warnings: tuple[str, ...]
+    new: int  # candidates: stories in the window, not sent before, not excluded (pins aside)
+
+
+FIRST_ISSUE = History()
+
+
+def issue_window(now: dt.datetime, config: SelectionConfig, history: History = FIRST_ISSUE) -> Window:
+    previous = history.previous
+    if config.window == "since-last-issue" and previous is not None and previous.window_end < now:
+        return Window(start=previous.window_end, end=now)
+    return Window(start=now - dt.timedelta(days=config.window_days), end=now)
 
 
 def _timestamp(item: Item) -> float:
-    return item.published.timestamp() if item.published else float("-inf")
+    return item.published.timestamp() if item.published else float("inf")  # undated: newest
 
 
-def _fmt(number: float) -> str:
-    return f"{number:,.0f}"
+def _span(window: Window) -> str:
+    return f"{window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC"
+
+
+def _has_category(item: Item, wanted: Sequence[str]) -> str | None:
+    folded = {w.casefold(): w for w in wanted}
+    return next((folded[c.casefold()] for c in item.categories if c.casefold() in folded), None)
+
+
+class _Run:
+    """One selection: the bookkeeping shared by the sections (what is used, per-source counts)."""
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        pageviews: Mapping[str, int],
+        config: SelectionConfig,
+        window: Window,
+        now: dt.datetime,
+        history: History,
+    ) -> None:
+        self.items, self.config, self.window, self.history = items, config, window, history
+        self.scores = {item.id: score(item, pageviews, config.weights, now) for item in items}
+        self.used: set[str] = set()
+        self.per_source: Counter[str] = Counter()
+        self.also: dict[str, list[str]] = {}  # id → other sections a picked story qualified for
+        self.demoted: dict[str, str] = {}
+        self.decisions: dict[str, Decision] = {}
+        self.warnings: list[str] = []
+        self.index: dict[str, Item] = {}
+        for item in reversed(items):  # first occurrence wins
+            for key in (item.id, item.url, item.canonical):
+                self.index[key] = item
+
+    def score(self, item: Item) -> Score:
+        return self.scores[item.id]
+
+    def order(self, item: Item) -> tuple[float, float, str]:
+        return (-self.score(item).value, -_timestamp(item), item.id)
+
+    def find(self, pin: str) -> Item | None:
+        found = self.index.get(pin) or (self.index.get(canonical_url(pin)) if is_url(pin) else None)
+        if found is None:
+            self.warnings.append(f"pinned story {pin} is in no feed")
+        return found
+
+    def fits(self, item: Item) -> bool:
+        """Within its source's quota; a story that is not is remembered as demoted."""
+        limit = self.config.max_per_source
+        source = item.sources[0] if item.sources else ""
+        if limit and self.per_source[source] >= limit:
+            self.demoted[item.id] = f"{source} already has {limit} stories in the issue (max_per_source)"
+            return False
+        return True
+
+    def take(self, item: Item, section: Section, reason: str, rank: int) -> Pick:
+        self.used.add(item.id)
+        self.per_source[item.sources[0] if item.sources else ""] += 1
+        return Pick(item, section, rank, self.score(item), reason)
+
+    def screen(self) -> list[Item]:
+        """The candidates; every other story gets its decision here (a pin's is replaced later)."""
+        candidates = []
+        for item in self.items:
+            if item.published is not None and item.published not in self.window:
+                why = f"published {item.published:%Y-%m-%d %H:%M}; the window is {_span(self.window)}"
+                self.decide(item, Outcome.OUT_OF_WINDOW, why)
+            elif (number := self.history.used_in(item)) is not None:
+                self.decide(item, Outcome.ALREADY_SENT, f"in issue #{number}")
+            elif (rule := exclusion(item, self.config)) is not None:
+                self.decide(item, Outcome.EXCLUDED, rule)
+            else:
+                candidates.append(item)
+        return candidates
+
+    def decide(self, item: Item, outcome: Outcome, reason: str, section: Section | None = None) -> None:
+        self.decisions[item.id] = Decision(item, outcome, reason, section, self.score(item))
+
+
+def _pinned_note(run: _Run, item: Item) -> str:
+    if item.published is not None and item.published not in run.window:
+        return " (outside the window, but pinned)"
+    number = run.history.used_in(item)
+    return f" (in issue #{number} already, but pinned)" if number is not None else ""
+
+
+def _lead(run: _Run, pinned: Item | None, reserved: set[str], candidates: list[Item]) -> Pick | None:
+    """The lead: the pin, else chosen by the rules among candidates not pinned elsewhere."""
+    config = run.config
+    if pinned is not None:
+        return run.take(pinned, Section.LEAD, f"pinned as lead{_pinned_note(run, pinned)}", 1)
+    candidates = [c for c in candidates if c.id not in reserved]
+    pool, why = candidates, "best score in the window"
+    in_category = [c for c in candidates if _has_category(c, config.lead_categories)]
+    if in_category:
+        pool, why = in_category, f"best score in lead_categories ({', '.join(config.lead_categories)})"
+    if config.lead_prefer_image and any(c.image for c in pool):
+        pool, why = [c for c in pool if c.image], why + ", with an image"
+    if not pool:
+        return None
+    top = min(pool, key=run.order)
+    return run.take(top, Section.LEAD, why, 1)
+
+
+def _editors_choice(run: _Run, pinned: list[Item], candidates: list[Item]) -> list[Pick]:
+    config = run.config
+    chosen: list[Pick] = []
+    for item in pinned:
+        if item.id in run.used:
+            continue
+        reason = f"picked by the editor, #{len(chosen) + 1}{_pinned_note(run, item)}"
+        chosen.append(run.take(item, Section.EDITORS_CHOICE, reason, len(chosen) + 1))
+    if len(chosen) > config.editors_choice_size:
+        run.warnings.append(
+            f"{len(chosen)} editor's picks, more than editors_choice_size ({config.editors_choice_size}):"
+            " all are shown"
+        )
+    tagged = [c for c in candidates if _has_category(c, config.editors_choice_categories)]
+    for item in sorted(tagged, key=lambda i: (-_timestamp(i), i.id)):
+        category = _has_category(item, config.editors_choice_categories)
+        if item.id in run.used:
+            run.also.setdefault(item.id, []).append(f"in category '{category}'")
+        elif len(chosen) >= config.editors_choice_size:
+            why = f"in category '{category}', beyond editors_choice_size ({config.editors_choice_size})"
+            run.decide(item, Outcome.NOT_RANKED, why, Section.EDITORS_CHOICE)
+        elif run.fits(item):
+            reason = f"in category '{category}', #{len(chosen) + 1} newest"
+            chosen.append(run.take(item, Section.EDITORS_CHOICE, reason, len(chosen) + 1))
+    return chosen
+
+
+def _popular(run: _Run, candidates: list[Item]) -> list[Pick]:
+    popular: list[Pick] = []
+    passed = 0  # stories ranked above the next pick but shown in a higher section
+    for position, item in enumerate(sorted(candidates, key=run.order), start=1):
+        if len(popular) >= run.config.popular_size:
+            break
+        if item.id in run.used:
+            run.also.setdefault(item.id, []).append(f"#{position} by score")
+            passed += 1
+            continue
+        if not run.fits(item):
+            continue
+        reason = f"#{position} by score"
+        if passed:
+            reason += f"; moved up past {passed} stor{'y' if passed == 1 else 'ies'} shown above"
+        popular.append(run.take(item, Section.POPULAR, reason, len(popular) + 1))
+    return popular
 
 
 def select(
@@ -46,118 +207,37 @@ def select(
     pageviews: Mapping[str, int],
     config: SelectionConfig,
     window: Window,
-) -> tuple[Selection, tuple[str, ...]]:
-    """Choose the issue's stories. Returns the selection and any warnings for the editor.
+    now: dt.datetime,
+    picks: Picks = NO_PICKS,
+    history: History = FIRST_ISSUE,
+) -> Choice:
+    """Choose the issue's stories. `items` are unique by id (normalize.merge_duplicates)."""
+    run = _Run(items, pageviews, config, window, now, history)
+    lead_pin = run.find(picks.lead) if picks.lead else None
+    pinned_picks = [item for pin in picks.editors_choice if (item := run.find(pin)) is not None]
+    candidates = run.screen()
+    lead = _lead(run, lead_pin, {item.id for item in pinned_picks}, candidates)
+    editors = _editors_choice(run, pinned_picks, candidates)
+    popular = _popular(run, candidates)
 
-    `items` are unique by id (normalize.merge_duplicates sees to that).
-    """
-    warnings: list[str] = []
-    decisions: dict[str, Decision] = {}
-    everything = list(items)
-
-    def views(item: Item) -> int:
-        return pageviews.get(item.canonical, 0)
-
-    def score(item: Item) -> float:
-        return views(item) + config.comment_weight * (item.comments or 0)
-
-    candidates: list[Item] = []
-    for item in everything:
-        # An undated story (no date in the item or its feed) counts as new, as in a feed reader.
-        if item.published is None or item.published in window:
-            candidates.append(item)
-            continue
-        decisions[item.id] = Decision(
-            item,
-            Outcome.OUT_OF_WINDOW,
-            f"published {item.published:%Y-%m-%d %H:%M}; window is {_span(window)}",
+    def noted(pick: Pick) -> Pick:
+        also = run.also.get(pick.item.id)
+        return (
+            replace(pick, reason=f"{pick.reason}; also {' and '.join(also)}: shown once, here")
+            if also
+            else pick
         )
 
-    # --- lead
-    lead: Pick | None = None
-    if config.lead:
-        pinned = next((i for i in everything if config.lead in (i.url, i.id)), None)
-        if pinned is None:
-            warnings.append(f"pinned lead {config.lead} is in no feed; using the highest score")
-        else:
-            lead = Pick(pinned, Section.LEAD, 1, score(pinned), "pinned by selection.lead", views(pinned))
-    if lead is None and candidates:
-        top = min(candidates, key=lambda i: (-score(i), -_timestamp(i), i.id))
-        reason = (
-            f"highest score in the window: {_fmt(views(top))} page views"
-            f" + {config.comment_weight:g} × {top.comments or 0} comments = {_fmt(score(top))}"
-        )
-        lead = Pick(top, Section.LEAD, 1, score(top), reason, views(top))
-    used = {lead.item.id} if lead else set()
-
-    # --- editor's choice
-    also: dict[str, list[str]] = {}  # id -> other sections a picked story qualified for
-    wanted = config.editors_choice_category.casefold()
-    tagged = sorted(
-        (i for i in candidates if any(c.casefold() == wanted for c in i.categories)),
-        key=lambda i: (-_timestamp(i), i.id),
-    )
-    editors: list[Pick] = []
-    for item in tagged:
-        if item.id in used:
-            also.setdefault(item.id, []).append(f"in category '{config.editors_choice_category}'")
-        elif len(editors) < config.editors_choice_size:
-            rank = len(editors) + 1
-            reason = f"in category '{config.editors_choice_category}', #{rank} newest"
-            editors.append(Pick(item, Section.EDITORS_CHOICE, rank, score(item), reason, views(item)))
-            used.add(item.id)
-        else:
-            decisions[item.id] = Decision(
-                item,
-                Outcome.NOT_RANKED,
-                f"in category '{config.editors_choice_category}', beyond editors_choice_size"
-                f" ({config.editors_choice_size})",
-                Section.EDITORS_CHOICE,
-                score(item),
-            )
-
-    # --- popular
-    by_views = sorted(candidates, key=lambda i: (-views(i), -(i.comments or 0), -_timestamp(i), i.id))
-    popular: list[Pick] = []
-    passed = 0  # stories ranked above the next popular pick but shown in a higher section
-    for position, item in enumerate(by_views, start=1):
-        if len(popular) >= config.popular_size:
-            break
-        if item.id in used:
-            also.setdefault(item.id, []).append(f"#{position} by page views")
-            passed += 1
-            continue
-        reason = f"#{position} by page views ({_fmt(views(item))})"
-        if passed:
-            reason += f"; moved up past {passed} stor{'y' if passed == 1 else 'ies'} shown above"
-        rank = len(popular) + 1
-        popular.append(Pick(item, Section.POPULAR, rank, float(views(item)), reason, views(item)))
-        used.add(item.id)
-
-    def explained(pick: Pick) -> Pick:
-        if pick.item.id not in also:
-            return pick
-        note = " and ".join(also[pick.item.id])
-        return replace(pick, reason=f"{pick.reason}; also {note}: shown once, here")
-
-    lead = explained(lead) if lead else None
-    editors = [explained(p) for p in editors]
+    lead = noted(lead) if lead else None
+    editors = [noted(p) for p in editors]
     for pick in ([lead] if lead else []) + editors + popular:
-        decisions[pick.item.id] = Decision(pick.item, Outcome.PICKED, pick.reason, pick.section, pick.score)
+        run.decide(pick.item, Outcome.PICKED, pick.reason, pick.section)
     for item in candidates:
-        decisions.setdefault(
-            item.id,
-            Decision(
-                item,
-                Outcome.NOT_RANKED,
-                f"not picked: {_fmt(views(item))} page views",
-                None,
-                score(item),
-            ),
-        )
-    ordered = tuple(decisions[item.id] for item in everything)
-    return Selection(lead, tuple(editors), tuple(popular), ordered), tuple(warnings)
-
-
-def _span(window: Window) -> str:
-    return f"{window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC"
+        if item.id not in run.decisions:
+            if item.id in run.demoted:
+                run.decide(item, Outcome.DEMOTED, run.demoted[item.id])
+            else:
+                run.decide(item, Outcome.NOT_RANKED, "below the cut: popular is full")
+    decisions = tuple(run.decisions[item.id] for item in items if item.id in run.decisions)
+    selection = Selection(lead, tuple(editors), tuple(popular), decisions)
+    return Choice(selection, tuple(dict.fromkeys(run.warnings)), len(candidates))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,32 +174,69 @@ _URL_COLUMNS = ("url", "page", "page url", "page path", "path", "landing page")
 _VIEW_COLUMNS = ("pageviews", "page views", "views", "screenpageviews", "visits")
 
 
+def _column(names: Iterable[str], wanted: tuple[str, ...]) -> str | None:
+    found = {name.strip().lower(): name for name in names}
+    return next((found[w] for w in wanted if w in found), None)
+
+
+def _count(raw: object, where: str, label: str) -> int:
+    text = str(raw).strip().replace(",", "")
+    try:
+        count = int(text)
+    except ValueError:
+        raise InputError(f"{where}: page views {text!r} is not a whole number", path=label) from None
+    if count < 0:
+        raise InputError(f"{where}: page views {count} is negative", path=label)
+    return count
+
+
+def _rows_from_json(text: str, label: str) -> Iterator[tuple[str, object, str]]:
+    """{"https://…": 120, …} or [{"url": "https://…", "pageviews": 120}, …]."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"invalid JSON at line {error.lineno}: {error.msg}", path=label) from None
+    if isinstance(data, dict):
+        for url, views in data.items():
+            yield url, views, f"key {url!r}"
+        return
+    if not isinstance(data, list):
+        raise InputError("expected an object of URL → page views, or a list of rows", path=label)
+    for number, row in enumerate(data, start=1):
+        if not isinstance(row, dict):
+            raise InputError(f"row {number}: expected an object", path=label)
+        url_key, view_key = _column(row, _URL_COLUMNS), _column(row, _VIEW_COLUMNS)
+        if url_key is None or view_key is None:
+            raise InputError(f"row {number}: needs a 'url' and a 'pageviews' field", path=label)
+        yield str(row[url_key]), row[view_key], f"row {number}"
+
+
+def _rows_from_csv(text: str, label: str) -> Iterator[tuple[str, object, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    url_column = _column(reader.fieldnames or (), _URL_COLUMNS)
+    view_column = _column(reader.fieldnames or (), _VIEW_COLUMNS)
+    if url_column is None or view_column is None:
+        raise InputError("needs a 'url' and a 'pageviews' column", path=label)
+    for row in reader:
+        yield row.get(url_column) or "", row.get(view_column) or "", f"line {reader.line_num}"
+
+
 def load_analytics(path: str, label: str) -> dict[str, int]:
-    """Page views by canonical URL from a CSV export with a header row (common column names accepted)."""
+    """Page views by canonical URL from an analytics export: CSV with a header row (common column
+    names accepted) or JSON. Rows for the same page are added up."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError("analytics file not found", path=label) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read analytics: {error}", path=label) from None
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
-    url_column = next((columns[c] for c in _URL_COLUMNS if c in columns), None)
-    view_column = next((columns[c] for c in _VIEW_COLUMNS if c in columns), None)
-    if url_column is None or view_column is None:
-        raise InputError("needs a 'url' and a 'pageviews' column", path=label)
+    is_json = path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
+    rows = _rows_from_json(text, label) if is_json else _rows_from_csv(text, label)
     views: dict[str, int] = {}
-    for row in reader:
-        url = (row.get(url_column) or "").strip()
-        raw = (row.get(view_column) or "").strip().replace(",", "")
+    for raw_url, raw_views, where in rows:
+        url = raw_url.strip()
         if not url:
             continue
-        try:
-            count = int(raw)
-        except ValueError:
-            raise InputError(
-                f"line {reader.line_num}: page views {raw!r} is not a whole number", path=label
-            ) from None
         key = canonical_url(url) if is_url(url) else url
-        views[key] = views.get(key, 0) + count
+        views[key] = views.get(key, 0) + _count(raw_views, where, label)
     return views

@@ -8,6 +8,7 @@ overwritten.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from digest import __version__
 from digest.errors import StateError
-from digest.models import Feed, feed_from_dict, feed_to_dict
+from digest.models import Feed, History, Issue, PastIssue, feed_from_dict, feed_to_dict
 
 DB_NAME = "digest.sqlite"
 BUSY_TIMEOUT = 5.0  # seconds to wait for another process's write to finish
@@ -32,6 +33,28 @@ MIGRATIONS: tuple[str, ...] = (
         digest_version TEXT NOT NULL,
         feed_json      TEXT NOT NULL
     );
+    """,
+    """
+    CREATE TABLE issues (
+        number       INTEGER PRIMARY KEY,
+        date         TEXT NOT NULL UNIQUE,
+        slug         TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end   TEXT NOT NULL,
+        folder       TEXT NOT NULL
+    );
+    CREATE TABLE issue_items (
+        issue_number  INTEGER NOT NULL REFERENCES issues (number) ON DELETE CASCADE,
+        item_id       TEXT NOT NULL,
+        canonical_url TEXT NOT NULL,
+        url           TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        section       TEXT NOT NULL,
+        rank          INTEGER NOT NULL,
+        PRIMARY KEY (issue_number, item_id)
+    );
+    CREATE INDEX issue_items_canonical ON issue_items (canonical_url);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -74,9 +97,67 @@ class State:
                 ),
             )
 
-    def forget_feed(self, url: str) -> None:
+    # --- issues
+
+    def history(self, date: dt.date) -> History:
+        """Earlier issues as seen by the issue dated `date` (a rebuild of it keeps its number)."""
+        day = date.isoformat()
+        same = self._db.execute("SELECT number FROM issues WHERE date = ?", (day,)).fetchone()
+        latest = self._db.execute("SELECT max(number) FROM issues").fetchone()[0] or 0
+        previous = self._db.execute(
+            "SELECT number, date, window_end FROM issues WHERE date < ? ORDER BY date DESC LIMIT 1", (day,)
+        ).fetchone()
+        used: dict[str, int] = {}
+        rows = self._db.execute(
+            "SELECT i.item_id, i.canonical_url, i.issue_number FROM issue_items i"
+            " JOIN issues s ON s.number = i.issue_number WHERE s.date < ? ORDER BY s.date",
+            (day,),
+        )
+        for item_id, canonical, number in rows:
+            used[item_id] = used[canonical] = number
+        return History(
+            number=same[0] if same else latest + 1,
+            previous=PastIssue(
+                previous[0], dt.date.fromisoformat(previous[1]), dt.datetime.fromisoformat(previous[2])
+            )
+            if previous
+            else None,
+            used=used,
+        )
+
+    def record_issue(self, issue: Issue, folder: Path) -> None:
+        """The issue and the stories it used, in one transaction; a rebuild replaces its row."""
         with self._db:
-            self._db.execute("DELETE FROM feed_cache WHERE url = ?", (url,))
+            self._db.execute(
+                "DELETE FROM issues WHERE date = ? OR number = ?", (issue.date.isoformat(), issue.number)
+            )
+            self._db.execute(
+                "INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    issue.number,
+                    issue.date.isoformat(),
+                    issue.slug,
+                    issue.rendered.subject,
+                    issue.window.start.isoformat(),
+                    issue.window.end.isoformat(),
+                    str(folder),
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO issue_items VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        issue.number,
+                        p.item.id,
+                        p.item.canonical,
+                        p.item.url,
+                        p.item.title,
+                        p.section.value,
+                        p.rank,
+                    )
+                    for p in issue.selection.picks
+                ],
+            )
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
@@ -99,6 +180,7 @@ def open_state(folder: Path) -> Iterator[State]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT)
+        db.execute("PRAGMA foreign_keys = ON")
     except (OSError, sqlite3.Error) as error:
         raise StateError(f"cannot open the state database: {error}", path=str(path)) from None
     try:

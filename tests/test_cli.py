@@ -71,7 +71,7 @@ def test_a_feed_flag_takes_a_url_served_on_loopback(cli: Cli, http_server: HttpS
     # No config: the defaults apply, not the sample's settings.
     assert "bundled sample" not in result.stderr
     html = (Path(result.stdout.splitlines()[-1]) / "index.html").read_text()
-    assert "<title>My Newsletter: UN Security Council approves Gaza Peace Plan<" in html  # most comments
+    assert "<title>My Newsletter #1: UN Security Council approves Gaza Peace Plan<" in html  # most comments
 
 
 def test_a_config_mistake_exits_2_naming_file_and_key(cli: Cli) -> None:

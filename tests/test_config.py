@@ -29,7 +29,7 @@ def test_sample_config_loads_with_its_values() -> None:
 def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""))
     assert config.selection.window_days == 7
-    assert config.selection.editors_choice_category == "Editor's choice"
+    assert config.selection.editors_choice_categories == ["Editor's choice"]
     assert config.sources.feeds == []
 
 

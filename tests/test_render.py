@@ -12,7 +12,7 @@ import pytest
 from digest.build import compose_issue, issue_moment, read_inputs
 from digest.config import Config
 from digest.errors import RenderError
-from digest.models import Pick, Section, Selection
+from digest.models import NO_SCORE, Pick, Section, Selection
 from digest.postprocess import ensure_doctype, inline_css
 from digest.render import environment, mjml_to_html, render_issue
 
@@ -39,7 +39,7 @@ def test_language_title_and_preheader(sample_html: str) -> None:
     tree = lxml.html.fromstring(sample_html)
     assert tree.get("lang") == "en"
     assert tree.findtext(".//title") == (
-        "CommonGround Weekly: EU - Azerbaijan Security Dialogue held in Brussels"
+        "CommonGround Weekly #1: EU - Azerbaijan Security Dialogue held in Brussels"
     )
     preheader = tree.xpath("//body/div[1]")[0]
     assert "display:none" in preheader.get("style").replace(" ", "")
@@ -84,7 +84,7 @@ def test_feed_text_never_becomes_markup_or_template_code(sample_config: Config) 
         title="<script>alert(1)</script> {{ 7 * 7 }} {% raw %}",
         summary="</mj-text><mj-raw><b>bold</b></mj-raw>",
     )
-    selection = Selection(Pick(hostile, Section.LEAD, 1, 0.0, "test"), (), ())
+    selection = Selection(Pick(hostile, Section.LEAD, 1, NO_SCORE, "test"), (), ())
     rendered = render_issue(selection, config=sample_config, date=NOW.date())
     assert "<script>" not in rendered.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7 * 7 }} {% raw %}" in rendered.html
@@ -94,7 +94,7 @@ def test_feed_text_never_becomes_markup_or_template_code(sample_config: Config) 
 
 
 def test_a_section_with_no_stories_is_left_out(sample_config: Config) -> None:
-    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
     rendered = render_issue(selection, config=sample_config, date=NOW.date())
     assert "Editor's choice" not in rendered.html and "Popular" not in rendered.html
     assert "EDITOR'S CHOICE" not in rendered.text and "POPULAR" not in rendered.text
@@ -102,7 +102,7 @@ def test_a_section_with_no_stories_is_left_out(sample_config: Config) -> None:
 
 def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path, sample_config: Config) -> None:
     (tmp_path / "email.mjml.j2").write_text("<mjml>\n<mj-body>\n{% if lead %}\n</mj-body>\n</mjml>\n")
-    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
     with pytest.raises(RenderError) as caught:
         render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
     message = str(caught.value)
@@ -114,7 +114,7 @@ def test_an_undefined_name_in_a_template_is_an_error_not_a_blank(
     tmp_path: Path, sample_config: Config
 ) -> None:
     (tmp_path / "subject.txt.j2").write_text("{{ newsletter.nmae }}")
-    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
     with pytest.raises(RenderError, match=r"subject\.txt\.j2: template error: .*nmae"):
         render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
 
@@ -123,7 +123,7 @@ def test_a_user_template_overrides_the_packaged_one_of_the_same_name(
     tmp_path: Path, sample_config: Config
 ) -> None:
     (tmp_path / "subject.txt.j2").write_text("Weekly: {{ lead.item.title }}")
-    selection = Selection(Pick(item(1), Section.LEAD, 1, 0.0, "test"), (), ())
+    selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
     rendered = render_issue(selection, config=sample_config, date=NOW.date(), env=environment(tmp_path))
     assert rendered.subject == "Weekly: Story 1"
     assert "<mjml" not in rendered.html and "<mj-" not in rendered.html  # the rest is still packaged

@@ -169,3 +169,35 @@ def test_a_malformed_analytics_export_names_the_file(tmp_path: Path, text: str, 
     with pytest.raises(InputError) as caught:
         load_analytics(str(path), "a.csv")
     assert str(caught.value) == f"a.csv: {expected}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{"{GAZA}": 100, "{GAZA}?utm_medium=email": 20}}',
+        f'[{{"url": "{GAZA}", "pageviews": 100}}, {{"Page": "{GAZA}", "Views": "20"}}]',
+    ],
+    ids=["object", "rows"],
+)
+def test_analytics_may_be_json(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "views.json"
+    path.write_text(text)
+    assert load_analytics(str(path), "views.json") == {GAZA: 120}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[1, 2]", "row 1: expected an object"),
+        ('[{"url": "https://x.example/a"}]', "row 1: needs a 'url' and a 'pageviews' field"),
+        ('{"https://x.example/a": -3}', "page views -3 is negative"),
+        ('{"https://x.example/a": ', "invalid JSON at line 1"),
+        ('"just a string"', "expected an object of URL"),
+    ],
+)
+def test_a_malformed_json_export_names_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "views.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_analytics(str(path), "views.json")
+    assert str(caught.value).startswith("views.json: ") and expected in str(caught.value)

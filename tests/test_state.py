@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from digest.errors import StateError
+from digest.models import (
+    NO_SCORE,
+    History,
+    Issue,
+    Item,
+    PastIssue,
+    Pick,
+    Rendered,
+    Section,
+    Selection,
+    Window,
+)
 from digest.sources import read_feed
-from digest.state import DB_NAME, SCHEMA_VERSION, open_state
+from digest.state import DB_NAME, MIGRATIONS, SCHEMA_VERSION, open_state
 
 from .conftest import SAMPLE
 
@@ -80,3 +93,65 @@ def test_a_database_locked_by_another_process_is_a_clear_error(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def built_issue(number: int, date: dt.date, *items: Item) -> Issue:
+    picks = tuple(Pick(i, Section.POPULAR, n, NO_SCORE, "test") for n, i in enumerate(items, start=1))
+    moment = dt.datetime.combine(date, dt.time.min, tzinfo=dt.UTC)
+    return Issue(
+        number=number,
+        date=date,
+        slug=date.isoformat(),
+        selection=Selection(None, (), picks),
+        rendered=Rendered("Subject", "", "", ""),
+        window=Window(moment - dt.timedelta(days=7), moment),
+    )
+
+
+def story(n: int) -> Item:
+    return Item(
+        id=f"id-{n}", url=f"https://x.example/{n}?utm_source=rss", title=f"S{n}", summary="", published=None
+    )
+
+
+def test_issues_are_numbered_and_remember_their_stories(tmp_path: Path) -> None:
+    first, second = dt.date(2025, 11, 17), dt.date(2025, 11, 24)
+    with open_state(tmp_path) as state:
+        assert state.history(first) == History(number=1)
+        state.record_issue(built_issue(1, first, story(1), story(2)), tmp_path / "a")
+        history = state.history(second)
+        assert history.number == 2
+        assert history.previous == PastIssue(1, first, dt.datetime(2025, 11, 17, tzinfo=dt.UTC))
+        assert history.used_in(story(1)) == 1
+        assert (
+            history.used_in(Item(id="other", url="https://x.example/2", title="", summary="", published=None))
+            == 1
+        )
+        assert history.used_in(story(3)) is None
+        # Seen from the first issue's own date (a rebuild), its stories are not "used".
+        assert state.history(first) == History(number=1)
+
+
+def test_a_rebuild_replaces_the_issue_and_keeps_its_number(tmp_path: Path) -> None:
+    day = dt.date(2025, 11, 24)
+    with open_state(tmp_path) as state:
+        state.record_issue(built_issue(1, dt.date(2025, 11, 17), story(1)), tmp_path / "a")
+        state.record_issue(built_issue(2, day, story(2)), tmp_path / "b")
+        assert state.history(day).number == 2
+        state.record_issue(built_issue(2, day, story(3)), tmp_path / "b")
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("SELECT count(*) FROM issues").fetchone()[0] == 2
+    assert db.execute("SELECT item_id FROM issue_items WHERE issue_number = 2").fetchall() == [("id-3",)]
+
+
+def test_an_older_schema_is_migrated_forward_and_keeps_its_data(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    db.execute("INSERT INTO feed_cache VALUES ('https://x.example/f', '\"e\"', NULL, '0', '{}')")
+    db.commit()
+    db.close()
+    with open_state(tmp_path) as state:
+        assert state.history(dt.date(2025, 11, 24)).number == 1
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT url FROM feed_cache").fetchall() == [("https://x.example/f",)]
