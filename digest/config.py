@@ -30,12 +30,52 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")]
+# A CSS font stack: names, quotes, commas and spaces only (it goes into style attributes).
+FontStack = Annotated[str, Field(pattern=r"^[\w\s,'\"-]+$")]
+HttpsUrl = Annotated[str, Field(pattern=r"^https://\S+$")]
+
+
 class NewsletterConfig(_Section):
     name: str = "My Newsletter"
     tagline: str = ""
     url: str | None = None
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
     direction: Literal["ltr", "rtl"] = "ltr"
+    logo: HttpsUrl | None = None  # shown in the masthead instead of the name as text
+    logo_width: Annotated[int, Field(ge=16, le=600)] = 200
+    sender: str = "My Newsletter <newsletter@example.org>"  # the From header
+    reply_to: str | None = None
+    footer: str = ""  # "You receive this because you subscribed at …"
+    postal_address: str = ""  # shown in the footer, as the law asks of bulk mail in many places
+    # The footer's links: URLs, or your ESP's merge tags ("*|UNSUB|*", "{{ unsubscribe_url }}"),
+    # which come out exactly as written. `{slug}`, `{number}`, `{date}` are filled in.
+    view_online_url: str | None = None
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None  # "mailto:leave@example.org" for List-Unsubscribe
+
+
+class ThemeConfig(_Section):
+    text_color: Color = "#1f2933"
+    muted_color: Color = "#52606d"
+    accent_color: Color = "#b42318"
+    background_color: Color = "#eef0f3"
+    content_color: Color = "#ffffff"
+    button_text_color: Color = "#ffffff"
+    dark_text_color: Color = "#e4e7eb"
+    dark_background_color: Color = "#111418"
+    dark_content_color: Color = "#1c2026"
+    font_family: FontStack = "Georgia, 'Times New Roman', Times, serif"
+    sans_font_family: FontStack = "Arial, Helvetica, sans-serif"
+
+
+class LinksConfig(_Section):
+    """UTM parameters on every story link; a parameter the link already has is never changed."""
+
+    utm: bool = True
+    utm_source: str = "newsletter"
+    utm_medium: str = "email"
+    utm_campaign: str = "digest-{number}"  # `{slug}`, `{number}`, `{date}` are filled in
 
 
 class IssueConfig(_Section):
@@ -100,6 +140,8 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     newsletter: NewsletterConfig = Field(default_factory=NewsletterConfig)
+    theme: ThemeConfig = Field(default_factory=ThemeConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
     issue: IssueConfig = Field(default_factory=IssueConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)

@@ -14,13 +14,16 @@ from typing import Any
 
 import jinja2
 import mjml
+from markupsafe import Markup
 
 from digest.config import Config
 from digest.errors import RenderError
+from digest.mergetags import Protected, neutralize
 from digest.models import Rendered, Selection
 from digest.plaintext import FILTERS as TEXT_FILTERS
 from digest.postprocess import postprocess
 from digest.resources import templates_dir
+from digest.urls import with_params
 
 EMAIL_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -34,6 +37,14 @@ def _autoescape(name: str | None) -> bool:
     return not (name or "").endswith(".txt.j2")
 
 
+def _finalize(value: Any) -> Any:
+    # Every plain string printed by a template (feed text above all) loses its power to open a
+    # merge tag or a template expression; values the code marked safe pass as they are.
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return neutralize(value)
+    return value
+
+
 def environment(user_templates: Path | None = None) -> jinja2.Environment:
     folders = [str(user_templates)] if user_templates else []
     folders.append(str(templates_dir()))
@@ -41,6 +52,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(folders),
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -79,6 +91,17 @@ def mjml_to_html(source: str, *, template: str = EMAIL_TEMPLATE) -> str:
         raise RenderError(f"MJML error: {' '.join(str(error).split())}", path=template) from None
 
 
+def _fill(value: str, date: dt.date, number: int | None) -> str:
+    # Plain replacement, not str.format: "{{ unsubscribe_url }}" must come out as written.
+    for key, text in (
+        ("{slug}", date.isoformat()),
+        ("{date}", date.isoformat()),
+        ("{number}", str(number or "")),
+    ):
+        value = value.replace(key, text)
+    return value
+
+
 def render_issue(
     selection: Selection,
     *,
@@ -88,17 +111,41 @@ def render_issue(
     env: jinja2.Environment | None = None,
 ) -> Rendered:
     env = env or environment(_user_templates(config))
+    newsletter, utm = config.newsletter, config.links
+    protected = Protected()
+
+    def editor_link(value: str | None) -> str | None:
+        return protected.placeholder(_fill(value, date, number)) if value else None
+
+    def track(url: str, section: str) -> str:
+        """A story link with the issue's UTM parameters (`section`: lead, editors-choice, popular)."""
+        if not utm.utm:
+            return url
+        campaign = _fill(utm.utm_campaign, date, number)
+        params = {"utm_source": utm.utm_source, "utm_medium": utm.utm_medium, "utm_campaign": campaign}
+        return with_params(url, {**params, "utm_content": section})
+
+    rtl = newsletter.direction == "rtl"
     context: dict[str, Any] = {
-        "newsletter": config.newsletter,
+        "newsletter": newsletter,
+        "theme": config.theme,
         "issue": {"date": date, "date_label": f"{date.day} {date:%B %Y}", "number": number},
         "lead": selection.lead,
         "editors_choice": selection.editors_choice,
         "popular": selection.popular,
+        "links": {
+            "home": newsletter.url,
+            "view_online": editor_link(newsletter.view_online_url),
+            "unsubscribe": editor_link(newsletter.unsubscribe_url),
+        },
+        "track": track,
+        "rtl": rtl,
+        "align": "right" if rtl else "left",
     }
     context["subject"] = _one_line(env, SUBJECT_TEMPLATE, context)
     context["preheader"] = _one_line(env, PREHEADER_TEMPLATE, context)
-    html = postprocess(mjml_to_html(_render(env, EMAIL_TEMPLATE, context)))
-    text = _render(env, TEXT_TEMPLATE, context)
+    html = protected.restore_html(postprocess(mjml_to_html(_render(env, EMAIL_TEMPLATE, context))))
+    text = protected.restore_text(_render(env, TEXT_TEMPLATE, context))
     return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
 
 

@@ -7,6 +7,7 @@ against the analytics export); the link shown to readers keeps its own parameter
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Parameters that track a click rather than name a page.
@@ -16,6 +17,7 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_TAG_CHARACTERS = str.maketrans({"{": "%7B", "}": "%7D", "|": "%7C"})
 
 
 def is_url(value: str) -> bool:
@@ -35,7 +37,9 @@ def safe_url(value: str | None, base: str = "") -> str | None:
         return None
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         return None
-    return url
+    # Braces and bars are what template and merge-tag syntax is made of; encoded, a link
+    # from a feed means the same to a browser and nothing to an ESP.
+    return url.translate(_TAG_CHARACTERS)
 
 
 def canonical_url(url: str) -> str:
@@ -53,3 +57,14 @@ def canonical_url(url: str) -> str:
         [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
     )
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def with_params(url: str, params: Mapping[str, str]) -> str:
+    """`url` with `params` added; a parameter the link already has keeps its value, and the
+    rest of the query stays byte for byte as it was."""
+    parts = urlsplit(url)
+    existing = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = urlencode([(k, v) for k, v in params.items() if k not in existing and v])
+    if not extra:
+        return url
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))

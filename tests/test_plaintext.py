@@ -17,7 +17,7 @@ def sample_text(config: Config) -> str:
 def test_lines_fit_78_columns_unless_a_url_stands_alone(sample_config: Config) -> None:
     for line in sample_text(sample_config).splitlines():
         if len(line) > TEXT_WIDTH:
-            assert re.fullmatch(r"\s*https?://\S+", line), line
+            assert re.fullmatch(r"(\[\d+\] )?https?://\S+", line), line
 
 
 def test_no_markup_or_entities_are_left(sample_config: Config) -> None:
@@ -33,6 +33,21 @@ def test_sections_in_order_with_each_story_once(sample_config: Config) -> None:
     assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
     assert text.count("UN Security Council approves Gaza Peace Plan") == 1
     assert text.count("https://www.commonground.example/news/2025/11/un-security-council") == 1
+
+
+def test_links_are_numbered_references_listed_under_their_section(sample_config: Config) -> None:
+    text = sample_text(sample_config)
+    marks = [int(n) for n in re.findall(r" \[(\d+)\]$", text, re.MULTILINE)]
+    listed = [int(n) for n in re.findall(r"^\[(\d+)\] https://", text, re.MULTILINE)]
+    assert marks == listed == list(range(1, 10))  # 1 lead + 3 editor's choice + 5 popular
+    popular = text[text.index("POPULAR") :]
+    assert "[5] https://www.commonground.example/news/2025/11/iran-iaea-timetable?" in popular
+
+
+def test_the_footer_has_the_address_and_the_unsubscribe_link(sample_config: Config) -> None:
+    footer = sample_text(sample_config).split("\n--\n", 1)[1]
+    assert "Rue de la Loi 42, 1040 Brussels" in footer
+    assert "Unsubscribe:\nhttps://www.commonground.example/newsletter/unsubscribe" in footer
 
 
 def test_wrap_keeps_a_long_url_whole_and_indents() -> None:

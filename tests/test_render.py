@@ -78,19 +78,87 @@ def test_layout_tables_are_marked_presentation(sample_html: str) -> None:
     assert tables and all(t.get("role") == "presentation" for t in tables)
 
 
-def test_feed_text_never_becomes_markup_or_template_code(sample_config: Config) -> None:
+def test_feed_text_never_becomes_markup_merge_tags_or_template_code(sample_config: Config) -> None:
     hostile = replace(
         item(1),
-        title="<script>alert(1)</script> {{ 7 * 7 }} {% raw %}",
+        title="<script>alert(1)</script> {{ 7 * 7 }} {% raw %} *|UNSUB|* %%view_email_url%%",
         summary="</mj-text><mj-raw><b>bold</b></mj-raw>",
     )
     selection = Selection(Pick(hostile, Section.LEAD, 1, NO_SCORE, "test"), (), ())
     rendered = render_issue(selection, config=sample_config, date=NOW.date())
-    assert "<script>" not in rendered.html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7 * 7 }} {% raw %}" in rendered.html
+    for part in (rendered.html, rendered.text, rendered.subject):
+        for opening in ("{{", "{%", "*|", "%%"):
+            assert opening not in part, (opening, part[:200])
+    assert "<script" not in rendered.html  # in the text part it is only words
     assert "49" not in rendered.html
     assert "<b>bold</b>" not in rendered.html
-    assert "{{ 7 * 7 }}" in rendered.subject
+    # The reader still sees the headline as written (a word joiner is invisible).
+    visible = lxml.html.fromstring(rendered.html).findtext(".//title").replace("\u2060", "")
+    assert "<script>alert(1)</script> {{ 7 * 7 }} {% raw %} *|UNSUB|*" in visible
+
+
+def test_merge_tags_in_the_config_come_out_exactly_as_written(sample_config: Config) -> None:
+    newsletter = sample_config.newsletter.model_copy(
+        update={"unsubscribe_url": "{{ unsubscribe_url }}", "view_online_url": "*|ARCHIVE|*"}
+    )
+    config = sample_config.model_copy(update={"newsletter": newsletter})
+    selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
+    rendered = render_issue(selection, config=config, date=NOW.date())
+    assert 'href="{{ unsubscribe_url }}"' in rendered.html
+    assert 'href="*|ARCHIVE|*"' in rendered.html
+    assert "{{ unsubscribe_url }}" in rendered.text and "*|ARCHIVE|*" in rendered.text
+    assert "merge-tag.invalid" not in rendered.html + rendered.text
+
+
+def test_footer_links_fill_in_the_issue(sample_config: Config) -> None:
+    newsletter = sample_config.newsletter.model_copy(
+        update={"view_online_url": "https://news.example/issues/{slug}/?n={number}&x=1"}
+    )
+    config = sample_config.model_copy(update={"newsletter": newsletter})
+    selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
+    rendered = render_issue(selection, config=config, date=NOW.date(), number=7)
+    tree = lxml.html.fromstring(rendered.html)
+    assert "https://news.example/issues/2025-11-24/?n=7&x=1" in tree.xpath("//a/@href")
+
+
+def test_story_links_carry_utm_per_section_without_overwriting(sample_html: str) -> None:
+    hrefs = lxml.html.fromstring(sample_html).xpath("//a/@href")
+    story = [h for h in hrefs if "/news/2025/" in h]
+    assert story and all("utm_source=newsletter&utm_medium=email&utm_campaign=digest-1" in h for h in story)
+    contents = {h.rsplit("utm_content=", 1)[1] for h in story}
+    assert contents == {"lead", "editors-choice", "popular"}
+
+
+def test_utm_can_be_switched_off_and_keeps_a_links_own_parameters(sample_config: Config) -> None:
+    linked = replace(item(1), url="https://x.example/1?utm_source=site&id=4")
+    selection = Selection(Pick(linked, Section.LEAD, 1, NO_SCORE, "test"), (), ())
+    on = render_issue(selection, config=sample_config, date=NOW.date(), number=2)
+    assert "https://x.example/1?utm_source=site&amp;id=4&amp;utm_medium=email" in on.html
+    off_config = sample_config.model_copy(
+        update={"links": sample_config.links.model_copy(update={"utm": False})}
+    )
+    off = render_issue(selection, config=off_config, date=NOW.date())
+    assert "utm_medium" not in off.html and "utm_medium" not in off.text
+
+
+def test_right_to_left_newsletters_render_right_to_left(sample_config: Config) -> None:
+    newsletter = sample_config.newsletter.model_copy(update={"language": "ar", "direction": "rtl"})
+    config = sample_config.model_copy(update={"newsletter": newsletter})
+    selection = Selection(
+        Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"),
+        (),
+        (Pick(item(2), Section.POPULAR, 1, NO_SCORE, "t"),),
+    )
+    html = render_issue(selection, config=config, date=NOW.date()).html
+    tree = lxml.html.fromstring(html)
+    assert (tree.get("lang"), tree.get("dir")) == ("ar", "rtl")
+    assert "text-align:right" in html.replace(" ", "")
+
+
+def test_dark_mode_rules_survive_inlining(sample_html: str) -> None:
+    assert '<meta name="color-scheme" content="light dark">' in sample_html
+    assert "@media (prefers-color-scheme: dark)" in sample_html
+    assert "background-color: #1c2026 !important" in sample_html
 
 
 def test_a_section_with_no_stories_is_left_out(sample_config: Config) -> None:
