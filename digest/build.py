@@ -14,22 +14,25 @@ from pathlib import Path
 
 import httpx
 
+from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config
 from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.fetch import Limits
 from digest.manifest import build_manifest, dumps
-from digest.models import History, Issue, Item
+from digest.message import build_message
+from digest.models import History, Issue, Item, Rendered, Selection
 from digest.normalize import merge_duplicates
 from digest.outputs import write_folder
 from digest.picks import NO_PICKS, Picks, combine, load_picks
 from digest.render import render_issue
-from digest.selection import FIRST_ISSUE, issue_window, select
+from digest.selection import FIRST_ISSUE, drop_last, issue_window, select
 from digest.sources import Loaded, Source, SourceReport, load_analytics, load_sources
 from digest.state import State, open_state
 
 HTML_FILE = "index.html"
 TEXT_FILE = "digest.txt"
 MANIFEST_FILE = "manifest.json"
+MESSAGE_FILE = "message.eml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +115,49 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
             f" in {len(inputs.reports)} feed(s){minimum}: nothing to send"
         )
     warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error) + choice.warnings
-    rendered = render_issue(choice.selection, config=config, date=date, number=history.number)
+    selection, rendered = _within_budget(choice.selection, config, date, history.number)
+    dropped = len(choice.selection.picks) - len(selection.picks)
+    if dropped:
+        stories = f"{dropped} lowest-ranked stor{'y' if dropped == 1 else 'ies'}"
+        warnings += (f"dropped the {stories} to keep the HTML under {HTML_LIMIT // 1024} KB",)
     issue = Issue(
         number=history.number,
         date=date,
         slug=date.isoformat(),
-        selection=choice.selection,
+        selection=selection,
         rendered=rendered,
         window=window,
     )
-    files = {HTML_FILE: rendered.html.encode("utf-8"), TEXT_FILE: rendered.text.encode("utf-8")}
-    files[MANIFEST_FILE] = dumps(
-        build_manifest(issue, inputs.reports, files, warnings, config.selection.weights)
-    )
+    files = {
+        HTML_FILE: rendered.html.encode("utf-8"),
+        TEXT_FILE: rendered.text.encode("utf-8"),
+        MESSAGE_FILE: build_message(issue, config.newsletter, now),
+    }
+    tags = merge_tags(rendered)
+    parts = Parts(rendered.html, text=rendered.text, message=files[MESSAGE_FILE], merge_tags=tags)
+    warnings += tuple(str(v) for v in check(parts))
+    manifest = build_manifest(issue, inputs.reports, files, warnings, config.selection.weights, tags)
+    files[MANIFEST_FILE] = dumps(manifest)
     return Built(issue=issue, files=files, warnings=warnings)
+
+
+def merge_tags(rendered: Rendered) -> tuple[str, ...]:
+    """The editor's configured link values that are ESP merge tags, not URLs."""
+    values = (rendered.view_online_url, rendered.unsubscribe_url)
+    return tuple(v for v in values if v and not v.startswith(("https://", "http://", "mailto:")))
+
+
+def _within_budget(
+    selection: Selection, config: Config, date: dt.date, number: int
+) -> tuple[Selection, Rendered]:
+    """Rendered, dropping the lowest-ranked stories while the HTML would reach Gmail's clipping size."""
+    while True:
+        rendered = render_issue(selection, config=config, date=date, number=number)
+        if len(rendered.html.encode("utf-8")) < HTML_LIMIT or not (
+            selection.popular or selection.editors_choice
+        ):
+            return selection, rendered
+        selection = drop_last(selection, f"dropped to keep the HTML under {HTML_LIMIT // 1024} KB")
 
 
 def build(config: Config, now: dt.datetime, out_dir: Path, state_dir: Path) -> tuple[Path, Built]:

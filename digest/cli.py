@@ -21,6 +21,8 @@ from rich.table import Table
 from digest import __version__
 from digest.build import build as build_issue
 from digest.build import issue_moment
+from digest.check import check as run_check
+from digest.check import read_issue
 from digest.config import (
     CONFIG_NAME,
     find_config,
@@ -149,6 +151,29 @@ def build(
         if explain:
             _print_explanation(built.issue.selection)
         typer.echo(str(folder))
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="An issue folder (OUT/<date>) or an .html file.")],
+) -> None:
+    """Check a built issue against the inbox rules; exit 1 on any error.
+
+    Size (Gmail clips at 100 KB), CSS, doctype, lang, title, image alt and width, layout
+    tables, heading order, links, scripts, leftover template syntax, text line lengths,
+    MIME structure and headers. Each violation is printed with where it is.
+
+    Example: digest check issues/2025-11-24
+    """
+    with _exit_codes():
+        violations = run_check(read_issue(path))
+        for violation in violations:
+            typer.echo(f"{path}/{violation}" if path.is_dir() else f"{path.parent}/{violation}")
+        errors = sum(1 for v in violations if v.severity == "error")
+        warnings = len(violations) - errors
+        typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}: {path}")
+        if errors:
+            raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
 
 def _print_explanation(selection: Selection) -> None:

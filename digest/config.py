@@ -8,12 +8,14 @@ relative to that file, so a newsletter folder can be moved or built from anywher
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from digest.errors import ConfigError
 from digest.resources import sample_dir
@@ -53,6 +55,16 @@ class NewsletterConfig(_Section):
     view_online_url: str | None = None
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None  # "mailto:leave@example.org" for List-Unsubscribe
+
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parsed = getaddresses([value])
+        if len(parsed) != 1 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", parsed[0][1]):
+            raise ValueError(f"not one email address: {value!r}")
+        return value
 
 
 class ThemeConfig(_Section):

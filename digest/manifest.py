@@ -78,6 +78,7 @@ def build_manifest(
     files: Mapping[str, bytes],
     warnings: tuple[str, ...] = (),
     weights: WeightsConfig | None = None,
+    merge_tags: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     selection = issue.selection
     return {
@@ -100,6 +101,7 @@ def build_manifest(
         },
         "candidates": [_decision(d) for d in selection.decisions],
         "warnings": list(warnings),
+        "merge_tags": list(merge_tags),
         "files": {
             name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
             for name, data in sorted(files.items())

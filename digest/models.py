@@ -154,6 +154,8 @@ class Rendered:
     preheader: str
     html: str
     text: str
+    view_online_url: str | None = None  # the footer's links as sent, placeholders filled in
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

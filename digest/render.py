@@ -114,8 +114,8 @@ def render_issue(
     newsletter, utm = config.newsletter, config.links
     protected = Protected()
 
-    def editor_link(value: str | None) -> str | None:
-        return protected.placeholder(_fill(value, date, number)) if value else None
+    view_online = _fill(newsletter.view_online_url, date, number) if newsletter.view_online_url else None
+    unsubscribe = _fill(newsletter.unsubscribe_url, date, number) if newsletter.unsubscribe_url else None
 
     def track(url: str, section: str) -> str:
         """A story link with the issue's UTM parameters (`section`: lead, editors-choice, popular)."""
@@ -135,8 +135,8 @@ def render_issue(
         "popular": selection.popular,
         "links": {
             "home": newsletter.url,
-            "view_online": editor_link(newsletter.view_online_url),
-            "unsubscribe": editor_link(newsletter.unsubscribe_url),
+            "view_online": protected.placeholder(view_online) if view_online else None,
+            "unsubscribe": protected.placeholder(unsubscribe) if unsubscribe else None,
         },
         "track": track,
         "rtl": rtl,
@@ -146,7 +146,7 @@ def render_issue(
     context["preheader"] = _one_line(env, PREHEADER_TEMPLATE, context)
     html = protected.restore_html(postprocess(mjml_to_html(_render(env, EMAIL_TEMPLATE, context))))
     text = protected.restore_text(_render(env, TEXT_TEMPLATE, context))
-    return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
+    return Rendered(context["subject"], context["preheader"], html, text, view_online, unsubscribe)
 
 
 def _user_templates(config: Config) -> Path | None:

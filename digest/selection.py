@@ -241,3 +241,15 @@ def select(
     decisions = tuple(run.decisions[item.id] for item in items if item.id in run.decisions)
     selection = Selection(lead, tuple(editors), tuple(popular), decisions)
     return Choice(selection, tuple(dict.fromkeys(run.warnings)), len(candidates))
+
+
+def drop_last(selection: Selection, reason: str) -> Selection:
+    """The selection without its lowest-ranked story: the last popular one, else the last editor's
+    choice (used to bring an issue under a size budget). The lead is never dropped."""
+    popular, editors = list(selection.popular), list(selection.editors_choice)
+    gone = popular.pop() if popular else editors.pop()
+    decisions = tuple(
+        replace(d, outcome=Outcome.DEMOTED, reason=reason, section=None) if d.item.id == gone.item.id else d
+        for d in selection.decisions
+    )
+    return Selection(selection.lead, tuple(editors), tuple(popular), decisions)

@@ -26,7 +26,12 @@ def test_with_no_config_it_builds_the_bundled_sample_and_says_so(cli: Cli) -> No
     assert result.exit_code == 0, result.stderr
     folder = Path(result.stdout.splitlines()[-1])
     assert folder == cli.cwd / "issues" / "2025-11-24"
-    assert sorted(p.name for p in folder.iterdir()) == ["digest.txt", "index.html", "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "digest.txt",
+        "index.html",
+        "manifest.json",
+        "message.eml",
+    ]
     assert "building the bundled sample" in result.stderr
     assert "--config" in result.stderr  # the hint on how to start one's own
 

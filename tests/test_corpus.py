@@ -83,6 +83,8 @@ def test_a_corpus_file_becomes_a_digest_or_is_refused_in_one_line(cli: Cli, path
     text = (folder / "digest.txt").read_text()
     # Markup never reaches the text part (an article may still quote "<title>" as words).
     assert not re.search(r"</?(p|a|img|br|div|span|b|i|em|strong)\b[^>]*>", text)
+    checked = cli("check", str(folder))
+    assert checked.exit_code == 0, checked.stdout
 
 
 class _ToLoopback(httpx.AsyncBaseTransport):

@@ -18,7 +18,7 @@ def sample_files(config: Config) -> dict[str, bytes]:
     return compose_issue(read_inputs(config), config, issue_moment(config.issue.date)).files
 
 
-@pytest.mark.parametrize("name", ["index.html", "digest.txt", "manifest.json"])
+@pytest.mark.parametrize("name", ["index.html", "digest.txt", "message.eml", "manifest.json"])
 def test_the_sample_issue_matches_its_golden_file(
     sample_config: Config, update_golden: bool, name: str
 ) -> None:
