@@ -187,24 +187,17 @@ def unsafe(parts: Parts) -> Iterator[Violation]:
 
 
 def template_syntax(parts: Parts) -> Iterator[Violation]:
-    for number, line in enumerate(parts.html.splitlines(), start=1):
-        for tag in parts.merge_tags:
-            line = line.replace(tag, "")
-        found = TEMPLATE_SYNTAX.search(line)
-        if found:
-            yield Violation(
-                "template-syntax",
-                f"{parts.html_name}:{number}",
-                f"unrendered template syntax {found.group()!r}",
-            )
-    if parts.text is not None:
-        for number, line in enumerate(parts.text.splitlines(), start=1):
-            for tag in parts.merge_tags:
+    documents = [(parts.html_name, parts.html)] + (
+        [("digest.txt", parts.text)] if parts.text is not None else []
+    )
+    for name, document in documents:
+        for number, line in enumerate(document.splitlines(), start=1):
+            for tag in parts.merge_tags:  # the editor's own merge tags are meant to be there
                 line = line.replace(tag, "")
             found = TEMPLATE_SYNTAX.search(line)
             if found:
                 yield Violation(
-                    "template-syntax", f"digest.txt:{number}", f"unrendered template syntax {found.group()!r}"
+                    "template-syntax", f"{name}:{number}", f"unrendered template syntax {found.group()!r}"
                 )
 
 
