@@ -35,6 +35,7 @@ from digest.config import (
 from digest.errors import DigestError, ExitCode
 from digest.explain import COLUMNS, rows
 from digest.models import Selection
+from digest.scaffold import init_newsletter
 
 app = typer.Typer(
     name="digest",
@@ -174,6 +175,21 @@ def check(
         typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}: {path}")
         if errors:
             raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to create the newsletter (default: here).")] = Path(),
+) -> None:
+    """Start a new newsletter: a commented digest.toml, a picks file, a templates folder for
+    overrides and a stand-in feed, so that `digest build` works there at once.
+
+    Example: digest init my-newsletter
+    """
+    with _exit_codes():
+        for path in init_newsletter(folder, dt.datetime.now(dt.UTC)):
+            typer.echo(f"created {path}")
+        typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
 
 
 def _print_explanation(selection: Selection) -> None:

@@ -58,3 +58,17 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         retired.rename(target)
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """One file, written beside its target and renamed into place: never half there."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            handle.write(data)
+        temporary = Path(handle.name)
+        temporary.chmod(0o644)  # a temporary file is private; the file it becomes is not
+        temporary.replace(path)
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from None
+    return path

@@ -22,3 +22,8 @@ def templates_dir() -> Path:
 
 def sample_dir() -> Path:
     return _data("sample", "fixtures/sample")
+
+
+def starter_dir() -> Path:
+    """What `digest init` copies into a new newsletter folder."""
+    return _data("starter", "fixtures/starter")

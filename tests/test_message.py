@@ -35,7 +35,10 @@ def test_headers_a_mail_client_and_a_list_server_need(sample_config: Config) -> 
     message = message_of(sample_config)
     assert message["From"] == "CommonGround Weekly <weekly@commonground.example>"
     # A long header is folded onto the next line; a reader unfolds it and trims the space.
-    assert message["Subject"].strip() == "CommonGround Weekly #1: EU - Azerbaijan Security Dialogue held in Brussels"
+    assert (
+        message["Subject"].strip()
+        == "CommonGround Weekly #1: EU - Azerbaijan Security Dialogue held in Brussels"
+    )
     assert message["Date"] == "Mon, 24 Nov 2025 00:00:00 +0000"
     assert message["Message-ID"].startswith("<digest.1.2025-11-24.")
     assert message["Message-ID"].endswith("@commonground.example>")
@@ -55,7 +58,9 @@ def test_the_preheader_is_in_the_html_part(sample_config: Config) -> None:
 def test_without_an_https_unsubscribe_link_there_is_no_one_click_header(sample_config: Config) -> None:
     newsletter = sample_config.newsletter.model_copy(update={"unsubscribe_url": "*|UNSUB|*"})
     message = message_of(sample_config.model_copy(update={"newsletter": newsletter}))
-    assert message["List-Unsubscribe"].strip() == "<mailto:unsubscribe@commonground.example?subject=unsubscribe>"
+    assert (
+        message["List-Unsubscribe"].strip() == "<mailto:unsubscribe@commonground.example?subject=unsubscribe>"
+    )
     assert message["List-Unsubscribe-Post"] is None
 
 

@@ -37,8 +37,10 @@ def test_the_wheel_contains_the_templates_and_the_sample(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (REPO / "templates").rglob("*.j2"):
         assert f"digest/_data/templates/{template.relative_to(REPO / 'templates')}" in names
-    for sample in ("digest.toml", "news.rss", "analytics.csv"):
+    for sample in ("digest.toml", "news.rss", "analytics.csv", "picks.toml"):
         assert f"digest/_data/sample/{sample}" in names
+    for starter in ("digest.toml", "picks.toml", "templates/README.txt"):
+        assert f"digest/_data/starter/{starter}" in names
 
 
 def test_an_installed_digest_builds_the_sample_outside_the_repository(wheel: Path, tmp_path: Path) -> None:

@@ -1,0 +1,60 @@
+"""`digest init`: a new newsletter folder in which `digest build` works at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from digest.config import load_config
+from digest.resources import starter_dir
+from digest.scaffold import moved_feed
+from digest.sources import read_feed
+
+from .conftest import SAMPLE, Cli
+
+
+def test_init_then_build_makes_an_issue_that_passes_check(cli: Cli) -> None:
+    created = cli("init", "weekly")
+    assert created.exit_code == 0, created.stderr
+    folder = cli.cwd / "weekly"
+    assert {p.name for p in folder.iterdir()} == {
+        "digest.toml",
+        "picks.toml",
+        "templates",
+        "example-feed.xml",
+        "analytics.csv",
+    }
+    built = cli("build", "--config", str(folder / "digest.toml"))
+    assert built.exit_code == 0, built.stderr
+    issue = Path(built.stdout.splitlines()[-1])
+    assert issue.parent == folder / "issues"
+    assert (issue / "index.html").stat().st_mode & 0o777 == 0o644
+    assert (folder / "digest.toml").stat().st_mode & 0o777 == 0o644
+    assert cli("check", str(issue)).exit_code == 0
+
+
+def test_init_never_overwrites(cli: Cli) -> None:
+    (cli.cwd / "picks.toml").write_text("mine")
+    result = cli("init")
+    assert result.exit_code == 2
+    assert "picks.toml: already exists; nothing was changed" in result.stderr
+    assert (cli.cwd / "picks.toml").read_text() == "mine"
+    assert not (cli.cwd / "digest.toml").exists()
+
+
+def test_the_starter_config_sets_only_real_keys() -> None:
+    config = load_config(starter_dir() / "digest.toml")  # an unknown key would raise
+    assert config.sources.feeds == ["example-feed.xml"]
+    assert config.output.templates == "templates"
+
+
+def test_the_stand_in_feed_is_moved_to_the_days_before_now(tmp_path: Path) -> None:
+    now = dt.datetime(2030, 5, 6, 12, tzinfo=dt.UTC)
+    (tmp_path / "moved.xml").write_text(moved_feed((SAMPLE / "news.rss").read_text(), now))
+
+    def dates(path: Path) -> list[dt.datetime]:
+        return [i.published for i in read_feed(str(path)).items if i.published]
+
+    moved, original = dates(tmp_path / "moved.xml"), dates(SAMPLE / "news.rss")
+    assert max(moved) == now - dt.timedelta(hours=6)
+    assert max(moved) - min(moved) == max(original) - min(original)  # the same two weeks, later
