@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The reference MJML validator (npm package mjml) that the tests run the templates' output through.
+NODE_STAMP := tests/node/node_modules/.installed
 
 .PHONY: demo test lint format bench golden wheel clean
 
@@ -13,11 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/digest build --out issues
 	@echo "index.html is the email, digest.txt its plain-text part, manifest.json why each story was picked."
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -41,4 +47,4 @@ wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist
 
 clean:
-	rm -rf $(VENV) dist build issues .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist build issues .digest .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

@@ -156,6 +156,7 @@ class Rendered:
     text: str
     view_online_url: str | None = None  # the footer's links as sent, placeholders filled in
     unsubscribe_url: str | None = None
+    mjml: str = ""  # the source mjml-python rendered: for validators and for debugging a theme
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,9 +144,18 @@ def render_issue(
     }
     context["subject"] = _one_line(env, SUBJECT_TEMPLATE, context)
     context["preheader"] = _one_line(env, PREHEADER_TEMPLATE, context)
-    html = protected.restore_html(postprocess(mjml_to_html(_render(env, EMAIL_TEMPLATE, context))))
+    source = _render(env, EMAIL_TEMPLATE, context)
+    html = protected.restore_html(postprocess(mjml_to_html(source)))
     text = protected.restore_text(_render(env, TEXT_TEMPLATE, context))
-    return Rendered(context["subject"], context["preheader"], html, text, view_online, unsubscribe)
+    return Rendered(
+        context["subject"],
+        context["preheader"],
+        html,
+        text,
+        view_online,
+        unsubscribe,
+        protected.restore_html(source),
+    )
 
 
 def _user_templates(config: Config) -> Path | None:
