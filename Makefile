@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The reference MJML validator (npm package mjml) that the tests run the templates' output through.
 NODE_STAMP := tests/node/node_modules/.installed
 
-.PHONY: demo test lint format bench golden wheel clean
+.PHONY: demo test lint format bench golden wheel screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/pytest tests/test_golden.py --update-golden -q
 	git diff --stat -- tests/golden
+
+# Debian's Chromium for the browser tools (never a browser download of Playwright's own).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
+# The sample issue at 600 and 375 px, light and dark, in build/screenshots/: for people to look at.
+screenshots: $(STAMP) /usr/bin/chromium
+	$(BIN)/python tests/tools/screenshots.py build/screenshots
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist
