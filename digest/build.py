@@ -33,6 +33,9 @@ HTML_FILE = "index.html"
 TEXT_FILE = "digest.txt"
 MANIFEST_FILE = "manifest.json"
 MESSAGE_FILE = "message.eml"
+# The parts with markers for each subscriber's greeting and unsubscribe link: what `digest send` fills.
+PERSONAL_HTML = "personal.html"
+PERSONAL_TEXT = "personal.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,8 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
         HTML_FILE: rendered.html.encode("utf-8"),
         TEXT_FILE: rendered.text.encode("utf-8"),
         MESSAGE_FILE: build_message(issue, config.newsletter, now),
+        PERSONAL_HTML: rendered.personal_html.encode("utf-8"),
+        PERSONAL_TEXT: rendered.personal_text.encode("utf-8"),
     }
     tags = merge_tags(rendered)
     parts = Parts(rendered.html, text=rendered.text, message=files[MESSAGE_FILE], merge_tags=tags)

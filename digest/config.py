@@ -143,6 +143,32 @@ class SelectionConfig(_Section):
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
 
 
+class SmtpConfig(_Section):
+    """Where `digest send` delivers. The password never comes from this file: it is read from
+    the environment variable `password_env`, or from `password_file`."""
+
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"  # "tls": implicit TLS, port 465
+    username: str | None = None
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    password_file: str | None = None
+    ca_file: str | None = None  # a CA bundle to verify the server with, besides the system's
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    rate: Annotated[float, Field(ge=0)] = 0.0  # messages per second; 0: as fast as the server takes
+    retries: Annotated[int, Field(ge=0, le=20)] = 5  # for a transient failure (4xx, lost connection)
+    backoff: Annotated[float, Field(ge=0, le=600)] = 2.0  # seconds before the first retry, then doubling
+
+
+class SendConfig(_Section):
+    subscribers: str = "subscribers.csv"  # email, name, any other columns; status: unsubscribed/bounced skip
+    # Unsubscribe links may carry {email} and {token}: the token is an HMAC of the address with
+    # this secret, read from the environment, so a link cannot be forged for someone else.
+    secret_env: str = "DIGEST_UNSUBSCRIBE_SECRET"
+    greeting: str = ""  # e.g. "Dear {name},"; empty: no greeting line
+    greeting_fallback: str = ""  # for a subscriber without a name, e.g. "Dear reader,"
+
+
 class OutputConfig(_Section):
     # Unset: `./issues` under the current folder (also for the bundled sample,
     # whose own folder may be inside an installed package).
@@ -159,6 +185,8 @@ class Config(_Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    send: SendConfig = Field(default_factory=SendConfig)
     # The file this came from: not a key a user can set, so a private attribute.
     _source: Path | None = PrivateAttr(default=None)
 

@@ -90,6 +90,8 @@ def build_manifest(
             "slug": issue.slug,
             "subject": issue.rendered.subject,
             "preheader": issue.rendered.preheader,
+            "unsubscribe_url": issue.rendered.unsubscribe_url,
+            "personal_unsubscribe_url": issue.rendered.personal_unsubscribe_url,
         },
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat()},
         "weights": (weights or WeightsConfig()).model_dump(),

@@ -157,6 +157,10 @@ class Rendered:
     view_online_url: str | None = None  # the footer's links as sent, placeholders filled in
     unsubscribe_url: str | None = None
     mjml: str = ""  # the source mjml-python rendered: for validators and for debugging a theme
+    # The same parts with markers where each subscriber's greeting and unsubscribe link go.
+    personal_html: str = ""
+    personal_text: str = ""
+    personal_unsubscribe_url: str | None = None  # with {email} and {token} still to fill
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from digest.config import Config
 from digest.errors import RenderError
 from digest.mergetags import Protected, neutralize
 from digest.models import Rendered, Selection
+from digest.personalize import GREETING, UNSUBSCRIBE, Fill, fill_html, fill_text, generic_url, is_personal
 from digest.plaintext import FILTERS as TEXT_FILTERS
 from digest.postprocess import postprocess
 from digest.resources import templates_dir
@@ -136,8 +137,9 @@ def render_issue(
         "links": {
             "home": newsletter.url,
             "view_online": protected.placeholder(view_online) if view_online else None,
-            "unsubscribe": protected.placeholder(unsubscribe) if unsubscribe else None,
+            "unsubscribe": _unsubscribe_link(unsubscribe, protected),
         },
+        "greeting": Markup(GREETING) if config.send.greeting else None,
         "track": track,
         "rtl": rtl,
         "align": "right" if rtl else "left",
@@ -145,17 +147,31 @@ def render_issue(
     context["subject"] = _one_line(env, SUBJECT_TEMPLATE, context)
     context["preheader"] = _one_line(env, PREHEADER_TEMPLATE, context)
     source = _render(env, EMAIL_TEMPLATE, context)
-    html = protected.restore_html(postprocess(mjml_to_html(source)))
-    text = protected.restore_text(_render(env, TEXT_TEMPLATE, context))
+    personal_html = protected.restore_html(postprocess(mjml_to_html(source)))
+    personal_text = protected.restore_text(_render(env, TEXT_TEMPLATE, context))
+    # The files for nobody in particular: the fallback greeting, the link without {email}/{token}.
+    generic = generic_url(unsubscribe) if unsubscribe and is_personal(unsubscribe) else unsubscribe
+    nobody = Fill(config.send.greeting_fallback, generic)
     return Rendered(
-        context["subject"],
-        context["preheader"],
-        html,
-        text,
-        view_online,
-        unsubscribe,
-        protected.restore_html(source),
+        subject=context["subject"],
+        preheader=context["preheader"],
+        html=fill_html(personal_html, nobody),
+        text=fill_text(personal_text, nobody),
+        view_online_url=view_online,
+        unsubscribe_url=nobody.unsubscribe,
+        mjml=protected.restore_html(source),
+        personal_html=personal_html,
+        personal_text=personal_text,
+        personal_unsubscribe_url=unsubscribe if is_personal(unsubscribe) else None,
     )
+
+
+def _unsubscribe_link(url: str | None, protected: Protected) -> str | None:
+    """A personal link ({email}, {token}) becomes the marker `digest send` fills in per subscriber;
+    any other (a URL, a merge tag) travels as a protected placeholder."""
+    if not url:
+        return None
+    return UNSUBSCRIBE if is_personal(url) else protected.placeholder(url)
 
 
 def _user_templates(config: Config) -> Path | None:

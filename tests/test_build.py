@@ -68,7 +68,14 @@ def test_the_same_inputs_and_date_give_byte_identical_files(tmp_path: Path, news
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     a, b = tmp_path / "a" / "2025-11-24", tmp_path / "b" / "2025-11-24"
     assert first.stdout.splitlines()[-1] == str(a)
-    assert set(files_of(a)) == {"index.html", "digest.txt", "message.eml", "manifest.json"}
+    assert set(files_of(a)) == {
+        "index.html",
+        "digest.txt",
+        "message.eml",
+        "manifest.json",
+        "personal.html",
+        "personal.txt",
+    }
     assert files_of(a) == files_of(b)
 
 
