@@ -8,14 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from digest import __version__
@@ -25,6 +27,7 @@ from digest.check import check as run_check
 from digest.check import read_issue
 from digest.config import (
     CONFIG_NAME,
+    Config,
     find_config,
     is_sample,
     load_config,
@@ -32,10 +35,12 @@ from digest.config import (
     state_dir,
     with_overrides,
 )
-from digest.errors import DigestError, ExitCode
+from digest.errors import ConfigError, DigestError, ExitCode, SendError
 from digest.explain import COLUMNS, rows
 from digest.models import Selection
 from digest.scaffold import init_newsletter
+from digest.send import dry_run as dry_run_issue
+from digest.send import send_built_issue, send_test
 
 app = typer.Typer(
     name="digest",
@@ -131,27 +136,127 @@ def build(
     Example: digest build --config digest.toml --date 2025-11-24
     """
     with _exit_codes():
-        cwd = Path.cwd()
-        path = find_config(config, cwd, feeds_given=bool(feed))
-        if is_sample(path):
-            _say(
-                "note",
-                f"no {CONFIG_NAME} here: building the bundled sample newsletter. "
-                f"To start your own, copy its {CONFIG_NAME} (see the README) or pass --config.",
-            )
-        settings = load_config(path, env=os.environ)
-        settings = with_overrides(
-            settings, feeds=feed, date=date.date() if date else None, out=out, lead=lead, picks=pick
+        settings = _settings(config, feeds=feed, date=date, out=out, lead=lead, picks=pick)
+        _build(settings, explain=explain)
+
+
+def _settings(config: Path | None, *, feeds: list[str] | None = None, **flags: Any) -> Config:
+    path = find_config(config, Path.cwd(), feeds_given=bool(feeds))
+    if is_sample(path):
+        _say(
+            "note",
+            f"no {CONFIG_NAME} here: using the bundled sample newsletter. "
+            f"To start your own: digest init (see the README), or pass --config.",
         )
-        day = settings.issue.date or dt.datetime.now(dt.UTC).date()
-        folder, built = build_issue(
-            settings, issue_moment(day), output_dir(settings, cwd), state_dir(settings, cwd)
+    date = flags.pop("date", None)
+    settings = load_config(path, env=os.environ)
+    return with_overrides(settings, feeds=feeds, date=date.date() if date else None, **flags)
+
+
+def _build(settings: Config, *, explain: bool = False) -> Path:
+    cwd = Path.cwd()
+    day = settings.issue.date or dt.datetime.now(dt.UTC).date()
+    folder, built = build_issue(
+        settings, issue_moment(day), output_dir(settings, cwd), state_dir(settings, cwd)
+    )
+    for warning in built.warnings:
+        _say("warning", warning)
+    if explain:
+        _print_explanation(built.issue.selection)
+    typer.echo(str(folder))
+    return folder
+
+
+def _send(settings: Config, which: str | None, unconfirmed: str | None) -> None:
+    total = 0
+    with Progress(transient=True, console=Console(stderr=True), disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("sending", total=None)
+
+        def progress(done: int, of: int) -> None:
+            bar.update(task, completed=done, total=of)
+
+        report = send_built_issue(
+            settings,
+            state_dir(settings, Path.cwd()),
+            which,
+            now=dt.datetime.now(dt.UTC),
+            unconfirmed=unconfirmed,
+            progress=progress,
         )
-        for warning in built.warnings:
-            _say("warning", warning)
-        if explain:
-            _print_explanation(built.issue.selection)
-        typer.echo(str(folder))
+        total = report.total
+    for line, address, why in report.invalid:
+        _say("warning", f"{settings.send.subscribers}:{line}: {address!r} skipped: {why}")
+    for email, reply in sorted(report.failed.items()):
+        _say("warning", f"{email}: failed: {reply}")
+    for email, reply in sorted(report.deferred.items()):
+        _say("warning", f"{email}: not sent yet (a rerun retries): {reply}")
+    for email, reply in sorted(report.unconfirmed.items()):
+        _say(
+            "warning", f"{email}: unconfirmed: {reply}; rerun with --unconfirmed resend or --unconfirmed skip"
+        )
+    typer.echo(f"digest: {report.summary()}")
+    if not report.complete:
+        raise SendError(
+            f"{total - report.sent - report.already_sent} of {total} recipients not sent; a rerun resumes"
+        )
+
+
+UnconfirmedOption = Annotated[
+    str | None,
+    typer.Option(
+        "--unconfirmed",
+        help="What to do with recipients an interrupted run may or may not have reached: resend or skip.",
+    ),
+]
+
+
+@app.command()
+def send(
+    issue: Annotated[
+        str | None, typer.Argument(help="Issue number or date (default: the latest built).")
+    ] = None,
+    config: ConfigOption = None,
+    test: Annotated[
+        str | None, typer.Option("--test", help="Send one copy marked [TEST] to this address only.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write each subscriber's message as .eml into the issue folder.")
+    ] = False,
+    unconfirmed: UnconfirmedOption = None,
+) -> None:
+    """Send a built issue to every subscriber over SMTP: resumable, never twice, under a lock.
+
+    The SMTP password comes from $DIGEST_SMTP_PASSWORD (or smtp.password_file), never from
+    digest.toml. Exit 6 when some recipients are left (a rerun resumes), 7 when another run holds
+    the lock.
+
+    Example: digest send 2025-11-24 --test editor@example.org
+    """
+    with _exit_codes():
+        if unconfirmed not in (None, "resend", "skip"):
+            raise ConfigError(f"--unconfirmed takes resend or skip, not {unconfirmed!r}")
+        settings = _settings(config)
+        now = dt.datetime.now(dt.UTC)
+        if test:
+            send_test(settings, state_dir(settings, Path.cwd()), issue, test, now=now)
+            typer.echo(f"digest: test copy sent to {test}")
+        elif dry_run:
+            folder = dry_run_issue(settings, state_dir(settings, Path.cwd()), issue, None, now=now)
+            typer.echo(str(folder))
+        else:
+            _send(settings, issue, unconfirmed)
+
+
+@app.command()
+def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> None:
+    """Build this week's issue, then send it: for cron. Exit 3, and no send, when nothing is new.
+
+    Example: digest run --config /srv/newsletter/digest.toml
+    """
+    with _exit_codes():
+        settings = _settings(config)
+        folder = _build(settings)
+        _send(settings, folder.name, unconfirmed)
 
 
 @app.command()

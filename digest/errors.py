@@ -7,6 +7,7 @@ scripts branch on them, so they never change meaning.
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -60,6 +61,16 @@ class StateError(DigestError):
     exit_code = ExitCode.USAGE
 
 
+class LockedError(DigestError):
+    exit_code = ExitCode.LOCKED
+
+
+class SendError(DigestError):
+    """Some recipients were not sent to (failed, deferred or unconfirmed); a rerun resumes."""
+
+    exit_code = ExitCode.SEND
+
+
 class RenderError(DigestError):
     exit_code = ExitCode.RENDER
 
@@ -68,3 +79,14 @@ class OutputError(DigestError):
     """The issue folder could not be written."""
 
     exit_code = ExitCode.RENDER
+
+
+def read_input(path: Path, label: str, what: str) -> str:
+    """The text of an input file the editor keeps (analytics, picks, subscribers): a missing or
+    unreadable one is an `InputError` that names it."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", path=label) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the {what}: {error}", path=label) from None

@@ -1,8 +1,8 @@
-"""The message: `message.eml`, multipart/alternative with the text part first and HTML last.
+"""Messages: `message.eml` for the issue folder, and each subscriber's copy for `digest send`.
 
-Deterministic like every output: the Date is the issue's moment, the Message-ID and the MIME
-boundary derive from the content, so the same inputs give the same bytes. The send stage
-stamps its own Date and Message-ID on each copy it sends.
+multipart/alternative with the text part first and HTML last, UTF-8, quoted-printable. The
+issue's own file is deterministic like every output: its Date is the issue's moment, its
+Message-ID and MIME boundary derive from the content, so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -32,26 +32,51 @@ def list_unsubscribe(newsletter: NewsletterConfig, unsubscribe_url: str | None) 
     return ", ".join(f"<{u}>" for u in links) or None
 
 
-def build_message(issue: Issue, newsletter: NewsletterConfig, moment: dt.datetime) -> bytes:
-    rendered = issue.rendered
-    unsubscribe_url = rendered.unsubscribe_url
+def compose(
+    *,
+    newsletter: NewsletterConfig,
+    subject: str,
+    text: str,
+    html: str,
+    date: dt.datetime,
+    message_id: str,
+    unsubscribe_url: str | None,
+    to: str | None = None,
+    boundary: str | None = None,
+) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["From"] = newsletter.sender  # validated as one address by the config schema
+    if to:
+        message["To"] = to
     if newsletter.reply_to:
         message["Reply-To"] = newsletter.reply_to
-    message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(moment)
-    digest = hashlib.sha256(rendered.html.encode() + rendered.text.encode()).hexdigest()
-    message["Message-ID"] = (
-        f"<digest.{issue.number}.{issue.slug}.{digest[:16]}@{sender_domain(newsletter.sender)}>"
-    )
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
     header = list_unsubscribe(newsletter, unsubscribe_url)
     if header:
         message["List-Unsubscribe"] = header
         if unsubscribe_url and unsubscribe_url.startswith("https://"):
             # RFC 8058: mail clients may unsubscribe with one POST, without opening a page.
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    message.set_boundary(f"=_digest_{digest[:24]}")
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if boundary:
+        message.set_boundary(boundary)
+    return message
+
+
+def build_message(issue: Issue, newsletter: NewsletterConfig, moment: dt.datetime) -> bytes:
+    rendered = issue.rendered
+    digest = hashlib.sha256(rendered.html.encode() + rendered.text.encode()).hexdigest()
+    message = compose(
+        newsletter=newsletter,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        date=moment,
+        message_id=f"<digest.{issue.number}.{issue.slug}.{digest[:16]}@{sender_domain(newsletter.sender)}>",
+        unsubscribe_url=rendered.unsubscribe_url,
+        boundary=f"=_digest_{digest[:24]}",
+    )
     return message.as_bytes()

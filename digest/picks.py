@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from digest.errors import InputError
+from digest.errors import InputError, read_input
 
 _KEYS = {"lead", "editors_choice"}
 
@@ -46,12 +46,7 @@ def _parse(text: str, path: Path, label: str) -> Any:
 
 
 def load_picks(path: Path, label: str) -> Picks:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("picks file not found", path=label) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read picks: {error}", path=label) from None
+    text = read_input(path, label, "picks file")
     data = _parse(text, path, label)
     if not isinstance(data, dict):
         raise InputError("expected 'lead' and 'editors_choice' keys", path=label)

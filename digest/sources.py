@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from digest.errors import DigestError, InputError, SourceError
+from digest.errors import DigestError, InputError, SourceError, read_input
 from digest.fetch import Limits, client, fetch, read_file
 from digest.models import Feed
 from digest.normalize import normalize_feed
@@ -224,12 +224,7 @@ def _rows_from_csv(text: str, label: str) -> Iterator[tuple[str, object, str]]:
 def load_analytics(path: str, label: str) -> dict[str, int]:
     """Page views by canonical URL from an analytics export: CSV with a header row (common column
     names accepted) or JSON. Rows for the same page are added up."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("analytics file not found", path=label) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read analytics: {error}", path=label) from None
+    text = read_input(Path(path), label, "analytics file")
     is_json = path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
     rows = _rows_from_json(text, label) if is_json else _rows_from_csv(text, label)
     views: dict[str, int] = {}

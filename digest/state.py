@@ -56,6 +56,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX issue_items_canonical ON issue_items (canonical_url);
     """,
+    """
+    CREATE TABLE sends (
+        issue_number INTEGER NOT NULL,
+        email        TEXT NOT NULL,
+        status       TEXT NOT NULL
+                     CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'unconfirmed', 'assumed_sent')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        reply        TEXT,
+        PRIMARY KEY (issue_number, email)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -98,6 +109,24 @@ class State:
             )
 
     # --- issues
+
+    def ledger(self, number: int) -> Ledger:
+        return Ledger(self._db, number)
+
+    def issue_folder(self, which: str | None) -> tuple[int, Path]:
+        """An issue's number and folder: by number, by date, or the latest when `which` is None."""
+        if which is None:
+            row = self._db.execute("SELECT number, folder FROM issues ORDER BY date DESC LIMIT 1").fetchone()
+        elif which.isdigit():
+            row = self._db.execute(
+                "SELECT number, folder FROM issues WHERE number = ?", (int(which),)
+            ).fetchone()
+        else:
+            row = self._db.execute("SELECT number, folder FROM issues WHERE date = ?", (which,)).fetchone()
+        if row is None:
+            wanted = f"issue {which}" if which else "any issue"
+            raise StateError(f"{wanted} was never built here: run digest build first", path=str(self.path))
+        return row[0], Path(row[1])
 
     def history(self, date: dt.date) -> History:
         """Earlier issues as seen by the issue dated `date` (a rebuild of it keeps its number)."""
@@ -160,6 +189,60 @@ class State:
             )
 
 
+class Ledger:
+    """The send ledger of one issue: for each recipient, queued, sending, sent or failed.
+
+    Every change is its own committed transaction, so a crash loses at most the message in
+    flight, and that one is found as 'sending' by the next run (then 'unconfirmed').
+    """
+
+    def __init__(self, db: sqlite3.Connection, number: int) -> None:
+        self._db, self.number = db, number
+
+    def queue(self, emails: list[str]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO sends (issue_number, email, status) VALUES (?, ?, 'queued')",
+                [(self.number, email) for email in emails],
+            )
+
+    def statuses(self) -> dict[str, str]:
+        rows = self._db.execute("SELECT email, status FROM sends WHERE issue_number = ?", (self.number,))
+        return dict(rows.fetchall())
+
+    def replies(self, status: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT email, coalesce(reply, '') FROM sends WHERE issue_number = ? AND status = ?",
+            (self.number, status),
+        )
+        return dict(rows.fetchall())
+
+    def mark(self, email: str, status: str, reply: str | None = None, *, attempt: bool = False) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?"
+                " WHERE issue_number = ? AND email = ?",
+                (status, reply, int(attempt), self.number, email),
+            )
+
+    def interrupted(self) -> int:
+        """Messages a dead run was sending: the server may or may not have them. Never resent
+        silently: they become 'unconfirmed' until the editor decides."""
+        with self._db:
+            return self._db.execute(
+                "UPDATE sends SET status = 'unconfirmed', reply = 'the sending run stopped during delivery'"
+                " WHERE issue_number = ? AND status = 'sending'",
+                (self.number,),
+            ).rowcount
+
+    def settle_unconfirmed(self, status: str) -> int:
+        with self._db:
+            return self._db.execute(
+                "UPDATE sends SET status = ? WHERE issue_number = ? AND status = 'unconfirmed'",
+                (status, self.number),
+            ).rowcount
+
+
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
     # Read before anything writes: a database we will refuse must stay byte for byte as it was.
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -185,6 +268,7 @@ def open_state(folder: Path) -> Iterator[State]:
         raise StateError(f"cannot open the state database: {error}", path=str(path)) from None
     try:
         _migrate(db, path)
+        db.execute("PRAGMA synchronous = NORMAL")  # with WAL: a crash loses nothing committed
         yield State(db, path)
     except sqlite3.DatabaseError as error:
         message = str(error)

@@ -34,7 +34,7 @@ def test_with_no_config_it_builds_the_bundled_sample_and_says_so(cli: Cli) -> No
         "personal.html",
         "personal.txt",
     ]
-    assert "building the bundled sample" in result.stderr
+    assert "using the bundled sample newsletter" in result.stderr
     assert "--config" in result.stderr  # the hint on how to start one's own
 
 

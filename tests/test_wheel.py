@@ -68,7 +68,7 @@ def test_an_installed_digest_builds_the_sample_outside_the_repository(wheel: Pat
     folder = Path(result.stdout.splitlines()[-1])
     assert folder == work / "issues" / "2025-11-24"
     assert (folder / "index.html").read_text().startswith("<!doctype html>")
-    assert "building the bundled sample" in result.stderr
+    assert "using the bundled sample newsletter" in result.stderr
     # The installed copy ran from the virtual environment, not from this checkout.
     where = subprocess.run(
         [str(python), "-c", "import digest; print(digest.__file__)"],

@@ -1,0 +1,256 @@
+"""Sending against a real SMTP server on loopback: STARTTLS, AUTH, faults, kill -9, a race.
+
+Every test counts what the server received: each subscriber exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from digest.personalize import token
+
+from .conftest import SAMPLE, Cli
+from .smtp import PASSWORD, SmtpServer
+
+SECRET = "unsubscribe-secret-for-tests"
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
+    server = SmtpServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def newsletter(
+    folder: Path, smtp: SmtpServer, subscribers: int = 0, *, ca: bool = True, extra: str = ""
+) -> Path:
+    """The sample newsletter with the test server as its SMTP relay (and n generated subscribers)."""
+    folder.mkdir(exist_ok=True)
+    for name in ("news.rss", "analytics.csv", "picks.toml", "subscribers.csv"):
+        (folder / name).write_bytes((SAMPLE / name).read_bytes())
+    # The sample's own [smtp] section gives way to the test server's.
+    config = re.sub(r"\[smtp\]\n(?:[^\[\n].*\n|\n)*", "", (SAMPLE / "digest.toml").read_text())
+    config += smtp.toml(ca=ca) + extra + '[output]\ndir = "issues"\n[state]\ndir = "state"\n'
+    (folder / "digest.toml").write_text(config)
+    if subscribers:
+        rows = "".join(f"reader{n}@example.org,Reader {n},\n" for n in range(subscribers))
+        (folder / "subscribers.csv").write_text("email,name,status\n" + rows)
+    return folder / "digest.toml"
+
+
+def environment(password: str = PASSWORD) -> dict[str, str]:
+    return {"DIGEST_SMTP_PASSWORD": password, "DIGEST_UNSUBSCRIBE_SECRET": SECRET}
+
+
+def digest(*args: str, cwd: Path, password: str = PASSWORD) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | environment(password)
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_sample_goes_to_each_subscriber_once_over_starttls_with_auth(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    built = cli("build", "--config", str(config))
+    assert built.exit_code == 0, built.output
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 0, result.output
+    assert smtp.recorder.copies == {
+        "ana.ionescu@example.org": 1,
+        "levan@example.net": 1,
+        "m.sargsyan@example.com": 1,
+        "editor@commonground.example": 1,
+    }
+    assert "4 sent" in result.stdout and "2 unsubscribed or bounced skipped" in result.stdout
+    assert "subscribers.csv:7: 'not-an-address' skipped" in result.stderr
+    # A second run sends nothing: the ledger remembers.
+    again = cli("send", "--config", str(config), env=environment())
+    assert again.exit_code == 0 and "0 sent, 4 already sent" in again.stdout
+    assert sum(smtp.recorder.copies.values()) == 4
+
+
+def test_each_copy_is_personal(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    cli("send", "--config", str(config), env=environment())
+    by_recipient = {m["To"].addresses[0].addr_spec: m for m in smtp.recorder.parsed()}
+    ana = by_recipient["ana.ionescu@example.org"]
+    html, text = ana.get_body(("html",)).get_content(), ana.get_body(("plain",)).get_content()
+    assert "Dear Ana Ionescu," in html and "Dear Ana Ionescu," in text
+    assert "unsubscribe?email=ana.ionescu@example.org&amp;token=" in html
+    assert "email=ana.ionescu@example.org&token=" in ana["List-Unsubscribe"]
+    nameless = by_recipient["editor@commonground.example"]
+    assert "Dear reader," in nameless.get_body(("plain",)).get_content()
+    assert f"token={token(SECRET, 'ana.ionescu@example.org')}" in ana["List-Unsubscribe"]
+    assert token(SECRET, "a@x.org") != token(SECRET, "b@x.org")
+
+
+def test_a_refused_recipient_is_recorded_and_the_rest_sent(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    smtp.recorder.faults.refuse = {"levan@example.net"}
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 6
+    assert "levan@example.net: failed: 550 5.1.1 no such mailbox" in result.stderr
+    assert smtp.recorder.copies == {
+        "ana.ionescu@example.org": 1,
+        "m.sargsyan@example.com": 1,
+        "editor@commonground.example": 1,
+    }
+
+
+def test_421_then_recovery_is_retried_on_a_new_connection(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp, subscribers=10)
+    cli("build", "--config", str(config))
+    smtp.recorder.faults.busy = 3
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 0, result.output
+    assert len(smtp.recorder.copies) == 10 and set(smtp.recorder.copies.values()) == {1}
+
+
+def test_a_dropped_connection_after_k_messages_resumes_without_duplicates(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp, subscribers=12)
+    cli("build", "--config", str(config))
+    smtp.recorder.faults.drop_after = 5
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 0, result.output
+    assert len(smtp.recorder.copies) == 12 and set(smtp.recorder.copies.values()) == {1}
+
+
+def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp, subscribers=3, extra="")
+    cli("build", "--config", str(config))
+    smtp.recorder.faults.busy = 1000
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 6
+    assert "not sent yet (a rerun retries): 421" in result.stderr
+    smtp.recorder.faults.busy = 0
+    rerun = cli("send", "--config", str(config), env=environment())
+    assert rerun.exit_code == 0, rerun.output
+    assert len(smtp.recorder.copies) == 3 and set(smtp.recorder.copies.values()) == {1}
+
+
+def test_kill_9_mid_send_then_rerun_sends_each_subscriber_exactly_once(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    config = newsletter(tmp_path / "news", smtp, subscribers=20)
+    build = digest("build", "--config", str(config), cwd=tmp_path)
+    assert build.wait(timeout=60) == 0
+    first = digest("send", "--config", str(config), cwd=tmp_path)
+    smtp.recorder.faults.kill = (first.pid, 7)
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    assert sum(smtp.recorder.copies.values()) == 7
+    smtp.recorder.faults.kill = None
+    rerun = digest("send", "--config", str(config), cwd=tmp_path)
+    _, err = rerun.communicate(timeout=60)
+    # The message in flight when the sender died reached the server, but the sender could not
+    # know: it is reported as unconfirmed (exit 6), never sent again on its own.
+    assert rerun.returncode == 6, err
+    assert "unconfirmed" in err
+    assert len(smtp.recorder.copies) == 20 and set(smtp.recorder.copies.values()) == {1}
+    settled = digest("send", "--config", str(config), "--unconfirmed", "skip", cwd=tmp_path)
+    assert settled.wait(timeout=60) == 0
+    assert sum(smtp.recorder.copies.values()) == 20
+
+
+def test_two_sends_at_once_one_sends_the_other_exits_7(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = newsletter(tmp_path / "news", smtp, subscribers=15)
+    assert digest("build", "--config", str(config), cwd=tmp_path).wait(timeout=60) == 0
+    smtp.recorder.faults.delay = 0.05
+    first = digest("send", "--config", str(config), cwd=tmp_path)
+    while not smtp.recorder.messages:
+        time.sleep(0.02)
+    second = digest("send", "--config", str(config), cwd=tmp_path)
+    _, second_err = second.communicate(timeout=60)
+    first.wait(timeout=60)
+    assert second.returncode == 7
+    assert "another digest send or run holds the lock" in second_err
+    assert first.returncode == 0
+    assert len(smtp.recorder.copies) == 15 and set(smtp.recorder.copies.values()) == {1}
+
+
+def test_the_password_appears_in_no_output_log_or_file(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = newsletter(tmp_path / "news", smtp, subscribers=3)
+    outputs: list[str] = []
+    for args, password in ((("build",), PASSWORD), (("send",), PASSWORD), (("send",), "wrong-" + PASSWORD)):
+        process = digest(*args, "--config", str(config), cwd=tmp_path, password=password)
+        outputs.extend(process.communicate(timeout=60))
+    assert all(PASSWORD not in output for output in outputs)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+    assert all(PASSWORD.encode() not in data for _, data in smtp.recorder.messages)
+
+
+def test_a_wrong_password_is_a_clear_failure(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), env=environment("not-it"))
+    assert result.exit_code == 6
+    assert "authentication failed (535)" in result.stderr
+    assert smtp.recorder.messages == []
+
+
+def test_an_unverifiable_certificate_stops_the_send(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp, ca=False)
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 6
+    assert "TLS failed" in result.stderr and "CERTIFICATE_VERIFY_FAILED" in result.stderr
+    assert smtp.recorder.messages == []
+
+
+def test_a_test_copy_is_marked_and_not_recorded(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), "--test", "proof@example.org", env=environment())
+    assert result.exit_code == 0, result.output
+    [message] = smtp.recorder.parsed()
+    assert message["Subject"].strip().startswith("[TEST] CommonGround Weekly #1")
+    full = cli("send", "--config", str(config), env=environment())
+    assert "4 sent" in full.stdout  # the test copy did not count as anyone's delivery
+
+
+def test_dry_run_writes_every_personal_message(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), "--dry-run", env=environment())
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.splitlines()[-1])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "00001-ana.ionescu@example.org.eml",
+        "00002-levan@example.net.eml",
+        "00003-m.sargsyan@example.com.eml",
+        "00004-editor@commonground.example.eml",
+    ]
+    assert smtp.recorder.messages == []
+
+
+def test_run_builds_then_sends_and_exits_3_when_nothing_is_new(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    result = cli("run", "--config", str(config), env=environment())
+    assert result.exit_code == 0, result.output
+    assert sum(smtp.recorder.copies.values()) == 4
+    # A week later, the feed has not grown: nothing new, exit 3, and nobody gets a second mail.
+    later = cli("run", "--config", str(config), env=environment() | {"DIGEST_ISSUE__DATE": "2025-12-01"})
+    assert later.exit_code == 3
+    assert sum(smtp.recorder.copies.values()) == 4
