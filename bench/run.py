@@ -7,6 +7,7 @@ Building the sample issue:
 Feeds (bench_feeds.py): load + normalize throughput on a 20,000-item feed against
 feedparser alone, and a build from 20 loopback feeds of which one is slow.
 Selection (bench_selection.py): choosing an issue among 20,000 candidates.
+Sending (bench_send.py): 10,000 subscribers to a loopback SMTP server, against a bare smtplib loop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TypeVar
 
 import bench_feeds
 import bench_selection
+import bench_send
 
 from digest.build import build, compose_issue, issue_moment, read_inputs
 from digest.config import load_config
@@ -123,6 +125,8 @@ def main() -> None:
     bench_feeds.slow_feed_among_twenty()
     print()
     bench_selection.twenty_thousand()
+    print()
+    bench_send.ten_thousand()
 
 
 if __name__ == "__main__":
