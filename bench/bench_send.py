@@ -87,9 +87,8 @@ def ten_thousand() -> None:
     print(
         f"send to {SUBSCRIBERS:,} subscribers, aiosmtpd on loopback ({len(message) / 1024:.0f} KB messages):"
     )
-    print(
-        f"  {'digest send (new process, ledger, personal copies)':<52} {ours:6.1f} s  {SUBSCRIBERS / ours:6.0f} msg/s"
-    )
+    label = "digest send (new process, ledger, personal copies)"
+    print(f"  {label:<52} {ours:6.1f} s  {SUBSCRIBERS / ours:6.0f} msg/s")
     print(
         f"  {'bare smtplib loop, one pre-built message':<52} {bare:6.1f} s  {SUBSCRIBERS / bare:6.0f} msg/s"
     )
