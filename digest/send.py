@@ -21,6 +21,7 @@ import os
 import smtplib
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -231,11 +232,15 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {' '.join(body.split())}"
 
 
-def deliver(session: Session, ledger: Ledger, sender: str, recipient: str, data: bytes) -> str | None:
-    """One message. Returns None when sent, or the server's permanent refusal; raises _Transient."""
+def deliver(session: Session, ledger: Ledger, sender: str, recipient: Recipient, data: bytes) -> str | None:
+    """One message. Returns None when sent, or the server's permanent refusal; raises _Transient.
+
+    The ledger knows recipients by their normalized address; the server gets it as written.
+    """
+    key = normalized(recipient.email)
     smtp = session.open()
     try:
-        for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient)):
+        for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient.email)):
             code, text = command(argument)
             if code >= 400:
                 smtp.rset()
@@ -246,22 +251,22 @@ def deliver(session: Session, ledger: Ledger, sender: str, recipient: str, data:
         session.drop()
         raise _Transient(f"{type(error).__name__}: {error}") from None
     # From here the server may end up with the message: the ledger says so first.
-    ledger.mark(recipient, "sending", attempt=True)
+    ledger.mark(key, "sending", attempt=True)
     try:
         code, text = smtp.data(data)
     except smtplib.SMTPDataError as error:  # the server refused to take data at all
-        ledger.mark(recipient, "queued")
+        ledger.mark(key, "queued")
         if error.smtp_code < 500:
             raise _Transient(_reply(error.smtp_code, error.smtp_error)) from None
         return _reply(error.smtp_code, error.smtp_error)
     except (OSError, smtplib.SMTPException) as error:
         session.drop()
-        ledger.mark(recipient, "unconfirmed", f"connection lost during delivery: {error}")
+        ledger.mark(key, "unconfirmed", f"connection lost during delivery: {error}")
         return None
     if code == 250:
-        ledger.mark(recipient, "sent", _reply(code, text))
+        ledger.mark(key, "sent", _reply(code, text))
         return None
-    ledger.mark(recipient, "queued")  # not accepted: the server has no copy
+    ledger.mark(key, "queued")  # not accepted: the server has no copy
     if code < 500:
         raise _Transient(_reply(code, text))
     return _reply(code, text)
@@ -301,18 +306,18 @@ def send_issue(
     interval = 1.0 / smtp_config.rate if smtp_config.rate else 0.0
     next_start = clock()
     attempts: dict[str, int] = {}
-    queue = list(pending)
+    queue = deque(pending)
     done = report.already_sent
     try:
         while queue:
-            email = queue.pop(0)
+            email = queue.popleft()
             wait = next_start - clock()
             if wait > 0:
                 sleep(wait)
             next_start = max(next_start, clock()) + interval
             data = personal_message(issue, by_email[email], config, now=now, secret=secret)
             try:
-                refusal = deliver(session, ledger, sender, by_email[email].email, data)
+                refusal = deliver(session, ledger, sender, by_email[email], data)
             except _Transient as error:
                 attempts[email] = attempts.get(email, 0) + 1
                 if attempts[email] > smtp_config.retries:
@@ -320,7 +325,7 @@ def send_issue(
                     continue
                 session.drop()
                 sleep(min(MAX_BACKOFF, smtp_config.backoff * 2 ** (attempts[email] - 1)))
-                queue.insert(0, email)  # the same recipient again, on a new connection
+                queue.appendleft(email)  # the same recipient again, on a new connection
                 continue
             if refusal is not None:
                 ledger.mark(email, "failed", refusal)
@@ -414,7 +419,7 @@ def send_test(config: Config, state_dir: Path, which: str | None, address: str, 
     data = personal_message(issue, recipient, config, now=now, secret=keys.unsubscribe, test=True)
     session = Session(config.smtp, keys.password, config.resolve)
     try:
-        refusal = deliver(session, _NoLedger(), sender_address(config), address, data)
+        refusal = deliver(session, _NoLedger(), sender_address(config), recipient, data)
     except _Transient as error:
         raise SendError(f"the test copy was not sent: {error}") from None
     finally:

@@ -46,7 +46,8 @@ def newsletter(
     config += smtp.toml(ca=ca) + extra + '[output]\ndir = "issues"\n[state]\ndir = "state"\n'
     (folder / "digest.toml").write_text(config)
     if subscribers:
-        rows = "".join(f"reader{n}@example.org,Reader {n},\n" for n in range(subscribers))
+        # Mixed case on purpose: the ledger must know Reader0@… and reader0@… as one subscriber.
+        rows = "".join(f"Reader{n}@Example.org,Reader {n},\n" for n in range(subscribers))
         (folder / "subscribers.csv").write_text("email,name,status\n" + rows)
     return folder / "digest.toml"
 
