@@ -30,7 +30,7 @@ import bench_send
 from digest.build import build, compose_issue, issue_moment, read_inputs
 from digest.config import load_config
 from digest.postprocess import inline_css
-from digest.render import EMAIL_TEMPLATE, environment, mjml_to_html
+from digest.render import mjml_to_html
 from digest.resources import sample_dir
 from digest.selection import issue_window, select
 
@@ -73,17 +73,7 @@ def sample_issue() -> None:
         )
     )
     compose_ms, _ = timed(lambda: compose_issue(inputs, config, now))
-    env = environment()
-    context = {
-        "newsletter": config.newsletter,
-        "issue": {"date": now.date(), "date_label": "x", "number": None},
-        "lead": built.issue.selection.lead,
-        "editors_choice": built.issue.selection.editors_choice,
-        "popular": built.issue.selection.popular,
-        "subject": built.issue.rendered.subject,
-        "preheader": built.issue.rendered.preheader,
-    }
-    source = env.get_template(EMAIL_TEMPLATE).render(context)
+    source = built.issue.rendered.mjml  # the MJML the templates produced for this issue
     mjml_ms, raw_html = timed(lambda: mjml_to_html(source))
     inline_ms, _ = timed(lambda: inline_css(raw_html))
 
