@@ -5,6 +5,7 @@ Every test counts what the server received: each subscriber exactly once.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -16,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from digest.build import build, issue_moment
+from digest.config import load_config
 from digest.personalize import token
+from digest.send import BuiltIssue, send_issue
+from digest.state import open_state
+from digest.subscribers import load_subscribers
 
 from .conftest import SAMPLE, Cli
 from .smtp import PASSWORD, SmtpServer
@@ -255,3 +261,35 @@ def test_run_builds_then_sends_and_exits_3_when_nothing_is_new(cli: Cli, smtp: S
     later = cli("run", "--config", str(config), env=environment() | {"DIGEST_ISSUE__DATE": "2025-12-01"})
     assert later.exit_code == 3
     assert sum(smtp.recorder.copies.values()) == 4
+
+
+def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) -> None:
+    """Ten messages at 4 per second: nine waits of a quarter second, on a clock of our own."""
+    config_path = newsletter(tmp_path / "news", smtp, subscribers=10, extra="")
+    text = config_path.read_text().replace("[smtp]\n", "[smtp]\nrate = 4\n")
+    config_path.write_text(text)
+    config = load_config(config_path)
+    assert config.issue.date is not None
+    folder, built = build(config, issue_moment(config.issue.date), tmp_path / "issues", tmp_path / "state")
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+
+    with open_state(tmp_path / "state") as state:
+        report = send_issue(
+            BuiltIssue.read(folder, built.issue.number),
+            load_subscribers(tmp_path / "news" / "subscribers.csv", "subscribers.csv"),
+            state.ledger(built.issue.number),
+            config,
+            now=dt.datetime(2025, 11, 24, tzinfo=dt.UTC),
+            password=PASSWORD,
+            secret=SECRET,
+            base=config.resolve,
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
+    assert report.sent == 10
+    assert waits == [0.25] * 9
