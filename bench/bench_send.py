@@ -9,7 +9,6 @@ digest costs on top of SMTP itself. Peak RSS is that of the `digest send` proces
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import smtplib
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from measure import run_measured
 
 from digest.resources import sample_dir
 
@@ -69,10 +69,7 @@ def ten_thousand() -> None:
             env["DIGEST_UNSUBSCRIBE_SECRET"] = "bench"
             run = [sys.executable, "-m", "digest"]
             subprocess.run([*run, "build", "--config", str(config)], check=True, capture_output=True, env=env)
-            start = time.perf_counter()
-            subprocess.run([*run, "send", "--config", str(config)], check=True, capture_output=True, env=env)
-            ours = time.perf_counter() - start
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            ours, peak = run_measured([*run, "send", "--config", str(config)], env)
             assert counter.count == SUBSCRIBERS, counter.count
             message = next((folder / "issues").glob("*/message.eml")).read_bytes()
         counter.count = 0

@@ -13,9 +13,7 @@ Sending (bench_send.py): 10,000 subscribers to a loopback SMTP server, against a
 from __future__ import annotations
 
 import datetime as dt
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ from typing import TypeVar
 import bench_feeds
 import bench_selection
 import bench_send
+from measure import run_measured
 
 from digest.build import build, compose_issue, issue_moment, read_inputs
 from digest.config import load_config
@@ -89,16 +88,9 @@ def sample_issue() -> None:
         print(f"{label:<48} {ms:8.1f} ms")
 
     with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "digest", "build", "--out", out],
-            check=True,
-            capture_output=True,
-        )
-        cold = (time.perf_counter() - start) * 1000
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(f"{'cold CLI run (new process, imports included)':<48} {cold:8.1f} ms")
-    print(f"{'peak memory (RSS) of that process':<48} {peak_kib / 1024:8.1f} MiB")
+        cold, peak_mib = run_measured([sys.executable, "-m", "digest", "build", "--out", out], cwd=out)
+    print(f"{'cold CLI run (new process, imports included)':<48} {cold * 1000:8.1f} ms")
+    print(f"{'peak memory (RSS) of that process':<48} {peak_mib:8.1f} MiB")
     print()
     print(
         f"index.html {size['index.html']:,} bytes (Gmail clips at ~100 KB), "

@@ -232,12 +232,20 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {' '.join(body.split())}"
 
 
-def deliver(session: Session, ledger: Ledger, sender: str, recipient: Recipient, data: bytes) -> str | None:
+def deliver(
+    session: Session, ledger: Ledger | None, sender: str, recipient: Recipient, data: bytes
+) -> str | None:
     """One message. Returns None when sent, or the server's permanent refusal; raises _Transient.
 
     The ledger knows recipients by their normalized address; the server gets it as written.
+    Without a ledger (a test copy) nothing is recorded.
     """
     key = normalized(recipient.email)
+
+    def mark(status: str, reply: str | None = None, *, attempt: bool = False) -> None:
+        if ledger is not None:
+            ledger.mark(key, status, reply, attempt=attempt)
+
     smtp = session.open()
     try:
         for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient.email)):
@@ -251,22 +259,22 @@ def deliver(session: Session, ledger: Ledger, sender: str, recipient: Recipient,
         session.drop()
         raise _Transient(f"{type(error).__name__}: {error}") from None
     # From here the server may end up with the message: the ledger says so first.
-    ledger.mark(key, "sending", attempt=True)
+    mark("sending", attempt=True)
     try:
         code, text = smtp.data(data)
     except smtplib.SMTPDataError as error:  # the server refused to take data at all
-        ledger.mark(key, "queued")
+        mark("queued")
         if error.smtp_code < 500:
             raise _Transient(_reply(error.smtp_code, error.smtp_error)) from None
         return _reply(error.smtp_code, error.smtp_error)
     except (OSError, smtplib.SMTPException) as error:
         session.drop()
-        ledger.mark(key, "unconfirmed", f"connection lost during delivery: {error}")
+        mark("unconfirmed", f"connection lost during delivery: {error}")
         return None
     if code == 250:
-        ledger.mark(key, "sent", _reply(code, text))
+        mark("sent", _reply(code, text))
         return None
-    ledger.mark(key, "queued")  # not accepted: the server has no copy
+    mark("queued")  # not accepted: the server has no copy
     if code < 500:
         raise _Transient(_reply(code, text))
     return _reply(code, text)
@@ -419,7 +427,7 @@ def send_test(config: Config, state_dir: Path, which: str | None, address: str, 
     data = personal_message(issue, recipient, config, now=now, secret=keys.unsubscribe, test=True)
     session = Session(config.smtp, keys.password, config.resolve)
     try:
-        refusal = deliver(session, _NoLedger(), sender_address(config), recipient, data)
+        refusal = deliver(session, None, sender_address(config), recipient, data)
     except _Transient as error:
         raise SendError(f"the test copy was not sent: {error}") from None
     finally:
@@ -446,13 +454,3 @@ def dry_run(
         for n, r in enumerate(subscribers.recipients, start=1)
     }
     return write_folder(out or folder / "dry-run", files)
-
-
-class _NoLedger(Ledger):
-    """A test copy is nobody's delivery: nothing is recorded."""
-
-    def __init__(self) -> None:
-        pass
-
-    def mark(self, email: str, status: str, reply: str | None = None, *, attempt: bool = False) -> None:
-        pass
