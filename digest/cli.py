@@ -40,7 +40,7 @@ from digest.explain import COLUMNS, rows
 from digest.models import Selection
 from digest.scaffold import init_newsletter
 from digest.send import dry_run as dry_run_issue
-from digest.send import send_built_issue, send_test
+from digest.send import send_built_issue, send_test, sender_lock
 
 app = typer.Typer(
     name="digest",
@@ -167,7 +167,7 @@ def _build(settings: Config, *, explain: bool = False) -> Path:
     return folder
 
 
-def _send(settings: Config, which: str | None, unconfirmed: str | None) -> None:
+def _send(settings: Config, which: str | None, unconfirmed: str | None, *, locked: bool = False) -> None:
     total = 0
     with Progress(transient=True, console=Console(stderr=True), disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("sending", total=None)
@@ -182,6 +182,7 @@ def _send(settings: Config, which: str | None, unconfirmed: str | None) -> None:
             now=dt.datetime.now(dt.UTC),
             unconfirmed=unconfirmed,
             progress=progress,
+            locked=locked,
         )
         total = report.total
     for line, address, why in report.invalid:
@@ -255,8 +256,10 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
     """
     with _exit_codes():
         settings = _settings(config)
-        folder = _build(settings)
-        _send(settings, folder.name, unconfirmed)
+        # The lock first: a second run exits 7 at once, before it builds anything.
+        with sender_lock(state_dir(settings, Path.cwd())):
+            folder = _build(settings)
+            _send(settings, folder.name, unconfirmed, locked=True)
 
 
 @app.command()

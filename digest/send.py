@@ -23,6 +23,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from pathlib import Path
@@ -364,6 +365,11 @@ def check_transport(config: SmtpConfig) -> None:
         )
 
 
+def sender_lock(state_dir: Path) -> AbstractContextManager[None]:
+    """One `digest send` or `digest run` at a time, per state folder."""
+    return exclusive(state_dir / LOCK_NAME)
+
+
 @dataclass(frozen=True, slots=True)
 class Secrets:
     password: str | None
@@ -394,9 +400,13 @@ def send_built_issue(
     now: dt.datetime,
     unconfirmed: str | None = None,
     progress: Progress | None = None,
+    locked: bool = False,
 ) -> SendReport:
-    """`digest send`: under the lock, the issue to every subscriber not yet sent to."""
-    with exclusive(state_dir / LOCK_NAME), open_state(state_dir) as state:
+    """`digest send`: under the lock, the issue to every subscriber not yet sent to.
+
+    `locked`: the caller holds the lock already (`digest run`, for its build and its send).
+    """
+    with nullcontext() if locked else sender_lock(state_dir), open_state(state_dir) as state:
         number, folder = state.issue_folder(which)
         issue = BuiltIssue.read(folder, number)
         keys = secrets(config)

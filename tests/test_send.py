@@ -19,6 +19,7 @@ import pytest
 
 from digest.build import build, issue_moment
 from digest.config import load_config
+from digest.lock import exclusive
 from digest.personalize import token
 from digest.send import BuiltIssue, send_issue
 from digest.state import open_state
@@ -293,3 +294,13 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) ->
         )
     assert report.sent == 10
     assert waits == [0.25] * 9
+
+
+def test_run_waits_for_no_one_when_another_holds_the_lock(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    with exclusive(cli.cwd / "news" / "state" / "send.lock"):
+        result = cli("run", "--config", str(config), env=environment())
+    assert result.exit_code == 7
+    assert "another digest send or run holds the lock" in result.stderr
+    assert not (cli.cwd / "news" / "issues").exists()  # it built nothing either
+    assert smtp.recorder.messages == []
