@@ -21,6 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import __version__
+from digest.archive import build_archive
 from digest.build import build as build_issue
 from digest.build import issue_moment
 from digest.check import check as run_check
@@ -28,6 +29,7 @@ from digest.check import read_issue
 from digest.config import (
     CONFIG_NAME,
     Config,
+    archive_dir,
     find_config,
     is_sample,
     load_config,
@@ -41,6 +43,7 @@ from digest.models import Selection
 from digest.scaffold import init_newsletter
 from digest.send import dry_run as dry_run_issue
 from digest.send import send_built_issue, send_test, sender_lock
+from digest.state import open_state
 
 app = typer.Typer(
     name="digest",
@@ -260,6 +263,44 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
         with sender_lock(state_dir(settings, Path.cwd())):
             folder = _build(settings)
             _send(settings, folder.name, unconfirmed, locked=True)
+
+
+@app.command()
+def history(config: ConfigOption = None) -> None:
+    """List the issues built here: number, date, subject, stories, and how far each was sent.
+
+    Example: digest history --config digest.toml
+    """
+    with _exit_codes():
+        settings = _settings(config)
+        with open_state(state_dir(settings, Path.cwd())) as state:
+            rows = state.past_issues()
+        table = Table("no.", "date", "subject", "stories", "sent", box=box.SIMPLE)
+        for row in rows:
+            table.add_row(str(row.number), row.date.isoformat(), row.subject, str(row.items), row.send_status)
+        Console(width=max(120, shutil.get_terminal_size().columns), soft_wrap=False).print(table)
+        typer.echo(f"{len(rows)} issue{'s' * (len(rows) != 1)}")
+
+
+@app.command()
+def archive(
+    config: ConfigOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", file_okay=False, help="Where the archive goes (default: ./archive)."),
+    ] = None,
+) -> None:
+    """Write a static web archive of every issue built: an index, one page per issue, and Atom and
+    JSON feeds of the newsletter. Its folder is printed as the last line.
+
+    Example: digest archive --out public/newsletter
+    """
+    with _exit_codes():
+        settings = _settings(config)
+        with open_state(state_dir(settings, Path.cwd())) as state:
+            rows = state.past_issues()
+        folder = build_archive(settings, rows, (out.absolute() if out else archive_dir(settings, Path.cwd())))
+        typer.echo(str(folder))
 
 
 @app.command()

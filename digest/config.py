@@ -169,6 +169,15 @@ class SendConfig(_Section):
     greeting_fallback: str = ""  # for a subscriber without a name, e.g. "Dear reader,"
 
 
+class ArchiveConfig(_Section):
+    """The web archive of past issues (`digest archive`)."""
+
+    dir: str | None = None  # unset: ./archive under the current folder
+    # Where the archive is published. When set, each email's "view in browser" link points to its
+    # issue's page there (unless newsletter.view_online_url says otherwise), and the feeds use it.
+    base_url: HttpsUrl | None = None
+
+
 class OutputConfig(_Section):
     # Unset: `./issues` under the current folder (also for the bundled sample,
     # whose own folder may be inside an installed package).
@@ -187,6 +196,7 @@ class Config(_Section):
     state: StateConfig = Field(default_factory=StateConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     send: SendConfig = Field(default_factory=SendConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     # The file this came from: not a key a user can set, so a private attribute.
     _source: Path | None = PrivateAttr(default=None)
 
@@ -288,6 +298,10 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
 
 def output_dir(config: Config, cwd: Path) -> Path:
     return Path(config.resolve(config.output.dir)) if config.output.dir else cwd / DEFAULT_OUT
+
+
+def archive_dir(config: Config, cwd: Path) -> Path:
+    return Path(config.resolve(config.archive.dir)) if config.archive.dir else cwd / "archive"
 
 
 def state_dir(config: Config, cwd: Path) -> Path:

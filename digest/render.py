@@ -115,7 +115,10 @@ def render_issue(
     newsletter, utm = config.newsletter, config.links
     protected = Protected()
 
-    view_online = _fill(newsletter.view_online_url, date, number) if newsletter.view_online_url else None
+    view_online_template = newsletter.view_online_url or (
+        f"{config.archive.base_url.rstrip('/')}/{{slug}}/" if config.archive.base_url else None
+    )
+    view_online = _fill(view_online_template, date, number) if view_online_template else None
     unsubscribe = _fill(newsletter.unsubscribe_url, date, number) if newsletter.unsubscribe_url else None
 
     def track(url: str, section: str) -> str:

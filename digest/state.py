@@ -154,6 +154,21 @@ class State:
             used=used,
         )
 
+    def past_issues(self) -> list[PastIssueRow]:
+        """Every issue built here, newest first, with its story count and how far its send got."""
+        rows = self._db.execute(
+            "SELECT s.number, s.date, s.subject, s.folder,"
+            " (SELECT count(*) FROM issue_items i WHERE i.issue_number = s.number),"
+            " (SELECT count(*) FROM sends d"
+            "  WHERE d.issue_number = s.number AND d.status IN ('sent', 'assumed_sent')),"
+            " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number)"
+            " FROM issues s ORDER BY s.date DESC"
+        )
+        return [
+            PastIssueRow(number, dt.date.fromisoformat(date), subject, Path(folder), items, sent, recipients)
+            for number, date, subject, folder, items, sent, recipients in rows
+        ]
+
     def record_issue(self, issue: Issue, folder: Path) -> None:
         """The issue and the stories it used, in one transaction; a rebuild replaces its row."""
         with self._db:
@@ -187,6 +202,23 @@ class State:
                     for p in issue.selection.picks
                 ],
             )
+
+
+@dataclass(frozen=True, slots=True)
+class PastIssueRow:
+    number: int
+    date: dt.date
+    subject: str
+    folder: Path
+    items: int
+    sent: int  # recipients the ledger has as sent
+    recipients: int  # recipients in the ledger (0: never sent)
+
+    @property
+    def send_status(self) -> str:
+        if not self.recipients:
+            return "not sent"
+        return "sent" if self.sent == self.recipients else f"{self.sent} of {self.recipients} sent"
 
 
 class Ledger:

@@ -1,0 +1,140 @@
+"""`digest archive`: a static web archive of every issue built, with feeds of the newsletter.
+
+OUT/index.html lists the issues newest first; OUT/<date>/index.html is each issue's own HTML;
+OUT/feed.atom (RFC 4287) and OUT/feed.json (JSON Feed 1.1) carry each issue in full. With
+`archive.base_url` the feeds' links are absolute, and each email's "view in browser" link points
+to its page here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from digest import __version__
+from digest.config import Config
+from digest.errors import InputError
+from digest.outputs import write_folder
+from digest.render import environment
+from digest.state import PastIssueRow
+
+ATOM = "http://www.w3.org/2005/Atom"
+INDEX_TEMPLATE = "archive/index.html.j2"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    number: int
+    date: dt.date
+    slug: str
+    subject: str
+    html: str
+
+    @property
+    def date_label(self) -> str:
+        return f"{self.date.day} {self.date:%B %Y}"
+
+    @property
+    def moment(self) -> str:
+        return dt.datetime.combine(self.date, dt.time.min, tzinfo=dt.UTC).isoformat()
+
+
+def _entries(rows: list[PastIssueRow]) -> list[Entry]:
+    entries = []
+    for row in rows:
+        page = row.folder / "index.html"
+        try:
+            html = page.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                f"issue {row.number} is gone from its folder ({error.strerror})", path=str(page)
+            ) from None
+        entries.append(Entry(row.number, row.date, row.date.isoformat(), row.subject, html))
+    return entries
+
+
+def _url(base: str | None, path: str) -> str:
+    return f"{base.rstrip('/')}/{path}" if base else (path or "./")
+
+
+def _entry_id(config: Config, entry: Entry) -> str:
+    base = config.archive.base_url
+    return _url(base, f"{entry.slug}/") if base else f"tag:digest,{entry.date.isoformat()}:{entry.slug}"
+
+
+def atom(config: Config, entries: list[Entry]) -> bytes:
+    ET.register_namespace("", ATOM)
+    base = config.archive.base_url
+    feed = ET.Element(f"{{{ATOM}}}feed")
+
+    def add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+        element.text = text
+        return element
+
+    add(feed, "title", config.newsletter.name)
+    if config.newsletter.tagline:
+        add(feed, "subtitle", config.newsletter.tagline)
+    name = re.sub(r"[^a-z0-9]+", "-", config.newsletter.name.lower()).strip("-") or "newsletter"
+    add(feed, "id", _url(base, "") if base else f"tag:digest,2000:{name}")
+    add(feed, "updated", entries[0].moment if entries else "1970-01-01T00:00:00+00:00")
+    add(feed, "link", rel="self", href=_url(base, "feed.atom"))
+    add(feed, "link", rel="alternate", type="text/html", href=_url(base, ""))
+    author = add(feed, "author")
+    add(author, "name", config.newsletter.name)
+    add(feed, "generator", "digest", version=__version__)
+    for entry in entries:
+        item = add(feed, "entry")
+        add(item, "title", entry.subject)
+        add(item, "id", _entry_id(config, entry))
+        add(item, "updated", entry.moment)
+        add(item, "published", entry.moment)
+        add(item, "link", rel="alternate", type="text/html", href=_url(base, f"{entry.slug}/"))
+        add(item, "content", entry.html, type="html")
+    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"
+
+
+def json_feed(config: Config, entries: list[Entry]) -> bytes:
+    base = config.archive.base_url
+    document: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": config.newsletter.name,
+        "language": config.newsletter.language,
+        "items": [
+            {
+                "id": _entry_id(config, entry),
+                "url": _url(base, f"{entry.slug}/"),
+                "title": entry.subject,
+                "content_html": entry.html,
+                "date_published": entry.moment,
+            }
+            for entry in entries
+        ],
+    }
+    if config.newsletter.tagline:
+        document["description"] = config.newsletter.tagline
+    if base:
+        document["home_page_url"] = _url(base, "")
+        document["feed_url"] = _url(base, "feed.json")
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def build_archive(config: Config, rows: list[PastIssueRow], out: Path) -> Path:
+    """The whole archive, written whole (a temporary folder renamed into place)."""
+    entries = _entries(rows)
+    env = environment(Path(config.resolve(config.output.templates)) if config.output.templates else None)
+    index = env.get_template(INDEX_TEMPLATE).render(
+        newsletter=config.newsletter, theme=config.theme, issues=entries
+    )
+    files = {
+        "index.html": index.encode("utf-8"),
+        "feed.atom": atom(config, entries),
+        "feed.json": json_feed(config, entries),
+    }
+    files.update({f"{entry.slug}/index.html": entry.html.encode("utf-8") for entry in entries})
+    return write_folder(out, files)
