@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/digest build --out issues
 	@echo "index.html is the email, digest.txt its plain-text part, manifest.json why each story was picked."
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -43,7 +43,7 @@ golden: $(STAMP)
 	$(BIN)/pytest tests/test_golden.py --update-golden -q
 	git diff --stat -- tests/golden
 
-# Debian's Chromium for the browser tools (never a browser download of Playwright's own).
+# Debian's Chromium for the browser tests and screenshots (never a browser download of its own).
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
 

@@ -8,6 +8,7 @@ Feeds (bench_feeds.py): load + normalize throughput on a 20,000-item feed agains
 feedparser alone, and a build from 20 loopback feeds of which one is slow.
 Selection (bench_selection.py): choosing an issue among 20,000 candidates.
 Sending (bench_send.py): 10,000 subscribers to a loopback SMTP server, against a bare smtplib loop.
+Preview (bench_preview.py): a saved template to the new version served.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import bench_feeds
+import bench_preview
 import bench_selection
 import bench_send
 from measure import run_measured
@@ -107,6 +109,8 @@ def main() -> None:
     bench_feeds.slow_feed_among_twenty()
     print()
     bench_selection.twenty_thousand()
+    print()
+    bench_preview.rebuild_latency()
     print()
     bench_send.ten_thousand()
 

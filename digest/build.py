@@ -9,6 +9,7 @@ inputs and writing the folder are the side effects at either end.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.fetch import Limits
 from digest.manifest import build_manifest, dumps
 from digest.message import build_message
-from digest.models import History, Issue, Item, Rendered, Selection
+from digest.models import Feed, History, Issue, Item, Rendered, Selection
 from digest.normalize import merge_duplicates
 from digest.outputs import write_folder
 from digest.picks import NO_PICKS, Picks, combine, load_picks
@@ -44,6 +45,7 @@ class Inputs:
     reports: tuple[SourceReport, ...]
     pageviews: dict[str, int]
     picks: Picks = NO_PICKS
+    feeds: tuple[Feed, ...] = ()  # as read, before duplicates were merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +80,23 @@ def _check(loaded: Loaded, config: Config) -> None:
 
 
 def read_inputs(
-    config: Config, state: State | None = None, transport: httpx.AsyncBaseTransport | None = None
+    config: Config,
+    state: State | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    reuse: Mapping[str, Feed] | None = None,
 ) -> Inputs:
     if not config.sources.feeds:
         where = str(config.path) if config.path else "digest.toml"
         raise ConfigError("no feeds: set sources.feeds or pass --feed", path=where)
     sources = [Source(label, config.resolve(label)) for label in config.sources.feeds]
-    loaded = load_sources(sources, limits=limits(config), state=state, transport=transport)
+    loaded = load_sources(sources, limits=limits(config), state=state, transport=transport, reuse=reuse)
     _check(loaded, config)
     analytics = config.sources.analytics
     pageviews = load_analytics(config.resolve(analytics), analytics) if analytics else {}
     chosen = config.selection
     from_file = load_picks(Path(config.resolve(chosen.picks)), chosen.picks) if chosen.picks else NO_PICKS
     picks = combine(from_file, lead=chosen.lead, editors_choice=chosen.editors_choice_picks)
-    return Inputs(merge_duplicates(loaded.feeds), loaded.reports, pageviews, picks)
+    return Inputs(merge_duplicates(loaded.feeds), loaded.reports, pageviews, picks, loaded.feeds)
 
 
 def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: History = FIRST_ISSUE) -> Built:

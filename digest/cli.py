@@ -9,6 +9,8 @@ import datetime as dt
 import os
 import shutil
 import sys
+import time
+import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +42,8 @@ from digest.config import (
 from digest.errors import ConfigError, DigestError, ExitCode, SendError
 from digest.explain import COLUMNS, rows
 from digest.models import Selection
+from digest.preview import Preview
+from digest.preview import start as start_preview
 from digest.scaffold import init_newsletter
 from digest.send import dry_run as dry_run_issue
 from digest.send import send_built_issue, send_test, sender_lock
@@ -263,6 +267,36 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
         with sender_lock(state_dir(settings, Path.cwd())):
             folder = _build(settings)
             _send(settings, folder.name, unconfirmed, locked=True)
+
+
+@app.command()
+def preview(
+    config: ConfigOption = None,
+    port: Annotated[int, typer.Option("--port", "-p", help="The port (0: any free one).")] = 8025,
+    host: Annotated[
+        str, typer.Option("--host", help="Listen on another address than 127.0.0.1 (only when you mean it).")
+    ] = "127.0.0.1",
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in your browser.")] = False,
+    refetch: Annotated[
+        bool, typer.Option("--refetch", help="Fetch URL feeds again on every rebuild.")
+    ] = False,
+) -> None:
+    """Preview the issue in a browser; it rebuilds when the config, a template, the picks, the
+    analytics or a local feed changes, and the page follows by itself. Ctrl-C stops it.
+
+    Example: digest preview --open
+    """
+    with _exit_codes():
+        settings = _settings(config)
+        running = start_preview(Preview(settings, state_dir(settings, Path.cwd()), refetch), host, port)
+        typer.echo(f"digest: previewing at {running.url} (Ctrl-C to stop)")
+        if open_browser:
+            webbrowser.open(running.url)
+        try:
+            while True:
+                time.sleep(3600)
+        finally:
+            running.close()
 
 
 @app.command()

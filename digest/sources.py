@@ -12,7 +12,7 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +69,14 @@ class _Result:
 
 
 async def _load_one(
-    source: Source, http: httpx.AsyncClient | None, limits: Limits, state: State | None
+    source: Source,
+    http: httpx.AsyncClient | None,
+    limits: Limits,
+    state: State | None,
+    reuse: Mapping[str, Feed],
 ) -> _Result:
+    if source.location in reuse:
+        return _Result(source, feed=reuse[source.location], not_modified=True)
     try:
         if is_url(source.location) and http is not None:
             cached = state.cached_feed(source.location) if state else None
@@ -99,7 +105,11 @@ async def _load_one(
 
 
 async def _load_all(
-    sources: Sequence[Source], limits: Limits, state: State | None, transport: httpx.AsyncBaseTransport | None
+    sources: Sequence[Source],
+    limits: Limits,
+    state: State | None,
+    transport: httpx.AsyncBaseTransport | None,
+    reuse: Mapping[str, Feed],
 ) -> list[_Result]:
     slots = asyncio.Semaphore(CONCURRENCY)
     async with AsyncExitStack() as stack:
@@ -114,7 +124,7 @@ async def _load_all(
 
         async def turn(source: Source) -> _Result:
             async with slots:
-                return await _load_one(source, http, limits, state)
+                return await _load_one(source, http, limits, state, reuse)
 
         first = await load(sources)
         listed = [Source(sub.url, sub.url, via=r.source.label) for r in first for sub in r.subscriptions]
@@ -147,9 +157,13 @@ def load_sources(
     limits: Limits,
     state: State | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    reuse: Mapping[str, Feed] | None = None,
 ) -> Loaded:
-    """Read every source concurrently; a failing source is reported, never raised."""
-    results = asyncio.run(_load_all(sources, limits, state, transport))
+    """Read every source concurrently; a failing source is reported, never raised.
+
+    `reuse`: feeds already read, by location, taken as they are (the preview's URL feeds).
+    """
+    results = asyncio.run(_load_all(sources, limits, state, transport, reuse or {}))
     if state:  # written here, in one thread, once every fetch is done
         for result in results:
             if result.feed and result.validators and any(result.validators):

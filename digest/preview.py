@@ -1,0 +1,228 @@
+"""`digest preview`: the issue in a browser, rebuilt when an input changes, pushed to the page.
+
+One page shows the email at desktop width and at 375 px, a light/dark switch, the plain text,
+the subject, preheader and headers, and the selection explained. The server listens on
+127.0.0.1 unless told otherwise, serves only what it generated (fixed routes: anything else is
+404), and keeps running through build errors, which the page shows with their file and line.
+
+Rebuilds reuse the build pipeline (read_inputs, compose_issue); they write no issue folder and
+record nothing in the state database. URL feeds are read once and reused, unless `refetch`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from watchfiles import watch
+
+from digest.build import Built, compose_issue, issue_moment, read_inputs
+from digest.config import Config
+from digest.errors import DigestError
+from digest.explain import COLUMNS, rows
+from digest.models import Feed
+from digest.render import environment
+from digest.resources import templates_dir
+from digest.state import open_state
+from digest.urls import is_url
+
+PAGE_TEMPLATE = "preview/page.html.j2"
+_DARK = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+def with_scheme(document: str, scheme: str) -> str:
+    """The email with its dark-mode rules forced on (dark) or off (light), whatever the OS says."""
+    return _DARK.sub("@media all" if scheme == "dark" else "@media not all", document)
+
+
+@dataclass
+class Snapshot:
+    version: int = 0
+    built: Built | None = None
+    error: str | None = None
+    seconds: float = 0.0  # how long the last build took
+
+
+@dataclass
+class Preview:
+    """The state the server shows: the last build (or error), and who is waiting for the next."""
+
+    config: Config
+    state_dir: Path
+    refetch: bool = False
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    _feeds: dict[str, Feed] = field(default_factory=dict)
+
+    def rebuild(self) -> Snapshot:
+        start = time.perf_counter()
+        built, error = None, None
+        try:
+            day = self.config.issue.date or dt.datetime.now(dt.UTC).date()
+            with open_state(self.state_dir) as state:
+                reuse = {} if self.refetch else self._feeds
+                inputs = read_inputs(self.config, state, reuse=reuse)
+                history = state.history(day)
+            self._feeds = {self.config.resolve(f.source): f for f in inputs.feeds if is_url(f.source)}
+            built = compose_issue(inputs, self.config, issue_moment(day), history)
+        except DigestError as failure:
+            error = str(failure)
+        with self.changed:
+            previous = self.snapshot
+            self.snapshot = Snapshot(
+                previous.version + 1, built or previous.built, error, time.perf_counter() - start
+            )
+            self.changed.notify_all()
+        return self.snapshot
+
+    def wait_for_change(self, version: int, timeout: float) -> Snapshot:
+        with self.changed:
+            self.changed.wait_for(lambda: self.snapshot.version != version, timeout=timeout)
+            return self.snapshot
+
+    def watched(self) -> list[Path]:
+        """What a rebuild depends on, on this machine: the config, templates, picks, analytics,
+        local feeds."""
+        config = self.config
+        paths = [templates_dir()]
+        if config.path:
+            paths.append(config.path)
+        if config.output.templates:
+            paths.append(Path(config.resolve(config.output.templates)))
+        for value in (config.selection.picks, config.sources.analytics, *config.sources.feeds):
+            if value and not is_url(value):
+                paths.append(Path(config.resolve(value)))
+        return [p for p in paths if p.exists()]
+
+    def watch(self, stop: threading.Event) -> None:
+        for _ in watch(*self.watched(), stop_event=stop, debounce=50, step=20, rust_timeout=200):
+            self.rebuild()
+
+
+def _headers(built: Built) -> list[tuple[str, str]]:
+    message = email.message_from_bytes(built.files["message.eml"], policy=policy.default)
+    wanted = ("From", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
+    return [(name, " ".join(str(message[name]).split())) for name in wanted if message[name]]
+
+
+def page(preview: Preview) -> str:
+    snapshot = preview.snapshot
+    built = snapshot.built
+    env = environment()
+    return env.get_template(PAGE_TEMPLATE).render(
+        newsletter=preview.config.newsletter,
+        version=snapshot.version,
+        error=snapshot.error,
+        built=built,
+        rendered=built.issue.rendered if built else None,
+        headers=_headers(built) if built else [],
+        columns=COLUMNS,
+        explain=rows(built.issue.selection) if built else [],
+        seconds=snapshot.seconds,
+    )
+
+
+class Handler(BaseHTTPRequestHandler):
+    preview: Preview  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        snapshot = self.preview.snapshot
+        if path == "/":
+            self._send(200, page(self.preview).encode(), "text/html; charset=utf-8")
+        elif path == "/issue.html" and snapshot.built:
+            scheme = "dark" if "scheme=dark" in query else "light"
+            self._send(
+                200,
+                with_scheme(snapshot.built.issue.rendered.html, scheme).encode(),
+                "text/html; charset=utf-8",
+            )
+        elif path == "/version":
+            body = json.dumps(
+                {"version": snapshot.version, "error": snapshot.error, "seconds": snapshot.seconds}
+            )
+            self._send(200, body.encode(), "application/json")
+        elif path == "/events":
+            self._events(snapshot.version)
+        else:  # nothing else is served: no files, so no path can reach outside
+            self._send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def _events(self, version: int) -> None:
+        """Server-sent events: one `version` event per rebuild, a comment now and then to keep alive."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        try:
+            while True:
+                snapshot = self.preview.wait_for_change(version, timeout=15)
+                if snapshot.version == version:
+                    self.wfile.write(b": still here\n\n")
+                else:
+                    version = snapshot.version
+                    self.wfile.write(f"event: version\ndata: {version}\n\n".encode())
+                self.wfile.flush()
+        except OSError:  # the page went away
+            return
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def serve(preview: Preview, host: str, port: int) -> Server:
+    handler = type("PreviewHandler", (Handler,), {"preview": preview})
+    return Server((host, port), handler)
+
+
+@dataclass
+class Running:
+    server: Server
+    stop: threading.Event
+    threads: list[threading.Thread]
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+def start(preview: Preview, host: str = "127.0.0.1", port: int = 0) -> Running:
+    """Build once, then serve and watch in background threads."""
+    preview.rebuild()
+    server = serve(preview, host, port)
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=server.serve_forever, daemon=True, name="preview-server"),
+        threading.Thread(target=preview.watch, args=(stop,), daemon=True, name="preview-watch"),
+    ]
+    for thread in threads:
+        thread.start()
+    return Running(server, stop, threads)
