@@ -49,7 +49,7 @@ golden: $(STAMP)
 
 # The sample issue at 600 and 375 px, light and dark, in build/screenshots/: for people to look at.
 screenshots: $(STAMP) /usr/bin/chromium
-	$(BIN)/python tests/tools/screenshots.py build/screenshots
+	$(BIN)/python -m tests.tools.screenshots build/screenshots
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist

@@ -19,17 +19,7 @@ from digest.config import load_config
 from digest.preview import Preview, Running, start
 
 from .conftest import REPO, SAMPLE
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .tools.browser import CHROMIUM, FLAGS
 
 
 @pytest.fixture

@@ -17,18 +17,7 @@ from playwright.sync_api import Playwright, sync_playwright
 from digest.build import build, issue_moment
 from digest.config import load_config
 from digest.resources import sample_dir
-
-CHROMIUM = "/usr/bin/chromium"
-# Without these, Chromium keeps trying to reach Google's services from a closed network.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.tools.browser import CHROMIUM, FLAGS
 
 
 def _png(width: int, height: int, grey: int) -> bytes:
@@ -62,7 +51,7 @@ def main(out: Path) -> None:
 
 
 def shoot(playwright: Playwright, folder: Path, out: Path) -> None:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
     for width in (600, 375):
         for scheme in ("light", "dark"):
             page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
