@@ -312,7 +312,7 @@ def history(config: ConfigOption = None) -> None:
         table = Table("no.", "date", "subject", "stories", "sent", box=box.SIMPLE)
         for row in rows:
             table.add_row(str(row.number), row.date.isoformat(), row.subject, str(row.items), row.send_status)
-        Console(width=max(120, shutil.get_terminal_size().columns), soft_wrap=False).print(table)
+        _print_table(table)
         typer.echo(f"{len(rows)} issue{'s' * (len(rows) != 1)}")
 
 
@@ -375,11 +375,16 @@ def init(
         typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
 
 
+def _print_table(table: Table) -> None:
+    # Wide even when piped: a table cut at 80 columns wraps every row into three.
+    Console(width=max(160, shutil.get_terminal_size().columns), soft_wrap=False).print(table)
+
+
 def _print_explanation(selection: Selection) -> None:
     table = Table(*COLUMNS, box=box.SIMPLE, show_lines=False, expand=False)
     for row in rows(selection):
         table.add_row(*row)
-    Console(width=max(160, shutil.get_terminal_size().columns), soft_wrap=False).print(table)
+    _print_table(table)
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ class SendReport:
         return f"{', '.join(parts)} of {self.total} recipients"
 
 
-def password(config: SmtpConfig, base: Callable[[str], str]) -> str | None:
+def smtp_password(config: SmtpConfig, base: Callable[[str], str]) -> str | None:
     """The SMTP password, from the environment or a file: never from digest.toml."""
     if config.password_file:
         try:
@@ -380,7 +380,7 @@ def secrets(config: Config) -> Secrets:
     """The SMTP password and the unsubscribe secret, from the environment (or a file)."""
     check_transport(config.smtp)
     unsubscribe = os.environ.get(config.send.secret_env) or None
-    return Secrets(password(config.smtp, config.resolve), unsubscribe)
+    return Secrets(smtp_password(config.smtp, config.resolve), unsubscribe)
 
 
 def _subscribers(config: Config) -> SubscriberList:
