@@ -125,26 +125,28 @@ def test_a_refused_recipient_is_recorded_and_the_rest_sent(cli: Cli, smtp: SmtpS
     }
 
 
-def test_421_then_recovery_is_retried_on_a_new_connection(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp, subscribers=10)
-    cli("build", "--config", str(config))
-    smtp.recorder.faults.busy = 3
-    result = cli("send", "--config", str(config), env=environment())
-    assert result.exit_code == 0, result.output
-    assert len(smtp.recorder.copies) == 10 and set(smtp.recorder.copies.values()) == {1}
-
-
-def test_a_dropped_connection_after_k_messages_resumes_without_duplicates(cli: Cli, smtp: SmtpServer) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"busy": 3},  # 421 three times, then the server recovers
+        {"drop_after": 5},  # the server drops the connection after five messages
+    ],
+    ids=["421-then-recovery", "dropped-after-5"],
+)
+def test_a_transient_fault_is_retried_on_a_new_connection_without_duplicates(
+    cli: Cli, smtp: SmtpServer, fault: dict[str, int]
+) -> None:
     config = newsletter(cli.cwd / "news", smtp, subscribers=12)
     cli("build", "--config", str(config))
-    smtp.recorder.faults.drop_after = 5
+    for name, value in fault.items():
+        setattr(smtp.recorder.faults, name, value)
     result = cli("send", "--config", str(config), env=environment())
     assert result.exit_code == 0, result.output
     assert len(smtp.recorder.copies) == 12 and set(smtp.recorder.copies.values()) == {1}
 
 
 def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp, subscribers=3, extra="")
+    config = newsletter(cli.cwd / "news", smtp, subscribers=3)
     cli("build", "--config", str(config))
     smtp.recorder.faults.busy = 1000
     result = cli("send", "--config", str(config), env=environment())
