@@ -73,7 +73,7 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
         self.faults = Faults()
-        self._dropped = False
+        self.dropped = False  # the drop_after fault has fired
 
     @property
     def copies(self) -> Counter[str]:
@@ -86,8 +86,8 @@ class Recorder:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         faults = self.faults
-        if faults.drop_after is not None and len(self.messages) >= faults.drop_after and not self._dropped:
-            self._dropped = True
+        if faults.drop_after is not None and len(self.messages) >= faults.drop_after and not self.dropped:
+            self.dropped = True
             server.transport.close()
             return "421 4.4.2 closing the connection"
         if faults.busy > 0:

@@ -142,6 +142,7 @@ def test_a_transient_fault_is_retried_on_a_new_connection_without_duplicates(
         setattr(smtp.recorder.faults, name, value)
     result = cli("send", "--config", str(config), env=environment())
     assert result.exit_code == 0, result.output
+    assert smtp.recorder.faults.busy == 0 and smtp.recorder.dropped == ("drop_after" in fault)  # it fired
     assert len(smtp.recorder.copies) == 12 and set(smtp.recorder.copies.values()) == {1}
 
 
