@@ -16,7 +16,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from digest import __version__
-from digest.config import Config
+from digest.config import Config, user_templates
 from digest.errors import InputError
 from digest.outputs import write_folder
 from digest.render import environment
@@ -127,7 +127,7 @@ def json_feed(config: Config, entries: list[Entry]) -> bytes:
 def build_archive(config: Config, rows: list[PastIssueRow], out: Path) -> Path:
     """The whole archive, written whole (a temporary folder renamed into place)."""
     entries = _entries(rows)
-    env = environment(Path(config.resolve(config.output.templates)) if config.output.templates else None)
+    env = environment(user_templates(config))
     index = env.get_template(INDEX_TEMPLATE).render(
         newsletter=config.newsletter, theme=config.theme, issues=entries
     )

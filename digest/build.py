@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from digest.check import HTML_LIMIT, Parts, check
-from digest.config import Config
+from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.fetch import Limits
 from digest.manifest import build_manifest, dumps
@@ -25,7 +25,7 @@ from digest.models import Feed, History, Issue, Item, Rendered, Selection
 from digest.normalize import merge_duplicates
 from digest.outputs import write_folder
 from digest.picks import NO_PICKS, Picks, combine, load_picks
-from digest.render import render_issue
+from digest.render import environment, render_issue
 from digest.selection import FIRST_ISSUE, drop_last, issue_window, select
 from digest.sources import Loaded, Source, SourceReport, load_analytics, load_sources
 from digest.state import State, open_state
@@ -161,8 +161,9 @@ def _within_budget(
     selection: Selection, config: Config, date: dt.date, number: int
 ) -> tuple[Selection, Rendered]:
     """Rendered, dropping the lowest-ranked stories while the HTML would reach Gmail's clipping size."""
+    env = environment(user_templates(config))  # compiled once, however many tries it takes
     while True:
-        rendered = render_issue(selection, config=config, date=date, number=number)
+        rendered = render_issue(selection, config=config, date=date, number=number, env=env)
         if len(rendered.html.encode("utf-8")) < HTML_LIMIT or not (
             selection.popular or selection.editors_choice
         ):

@@ -296,16 +296,26 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     return config
 
 
+def _folder(config: Config, value: str | None, cwd: Path, default: str) -> Path:
+    """A folder from the config (relative to the config file), else `default` in the current folder."""
+    return Path(config.resolve(value)) if value else cwd / default
+
+
 def output_dir(config: Config, cwd: Path) -> Path:
-    return Path(config.resolve(config.output.dir)) if config.output.dir else cwd / DEFAULT_OUT
+    return _folder(config, config.output.dir, cwd, DEFAULT_OUT)
 
 
 def archive_dir(config: Config, cwd: Path) -> Path:
-    return Path(config.resolve(config.archive.dir)) if config.archive.dir else cwd / "archive"
+    return _folder(config, config.archive.dir, cwd, "archive")
 
 
 def state_dir(config: Config, cwd: Path) -> Path:
-    return Path(config.resolve(config.state.dir)) if config.state.dir else cwd / DEFAULT_STATE
+    return _folder(config, config.state.dir, cwd, DEFAULT_STATE)
+
+
+def user_templates(config: Config) -> Path | None:
+    """The newsletter's own templates folder, searched before the packaged one."""
+    return Path(config.resolve(config.output.templates)) if config.output.templates else None
 
 
 def with_overrides(

@@ -26,7 +26,7 @@ from typing import Any
 from watchfiles import watch
 
 from digest.build import Built, compose_issue, issue_moment, read_inputs
-from digest.config import Config
+from digest.config import Config, user_templates
 from digest.errors import DigestError
 from digest.explain import COLUMNS, rows
 from digest.models import Feed
@@ -96,8 +96,9 @@ class Preview:
         paths = [templates_dir()]
         if config.path:
             paths.append(config.path)
-        if config.output.templates:
-            paths.append(Path(config.resolve(config.output.templates)))
+        own_templates = user_templates(config)
+        if own_templates:
+            paths.append(own_templates)
         for value in (config.selection.picks, config.sources.analytics, *config.sources.feeds):
             if value and not is_url(value):
                 paths.append(Path(config.resolve(value)))

@@ -16,7 +16,7 @@ import jinja2
 import mjml
 from markupsafe import Markup
 
-from digest.config import Config
+from digest.config import Config, user_templates
 from digest.errors import RenderError
 from digest.mergetags import Protected, neutralize
 from digest.models import Rendered, Selection
@@ -111,7 +111,7 @@ def render_issue(
     number: int | None = None,
     env: jinja2.Environment | None = None,
 ) -> Rendered:
-    env = env or environment(_user_templates(config))
+    env = env or environment(user_templates(config))
     newsletter, utm = config.newsletter, config.links
     protected = Protected()
 
@@ -175,7 +175,3 @@ def _unsubscribe_link(url: str | None, protected: Protected) -> str | None:
     if not url:
         return None
     return UNSUBSCRIBE if is_personal(url) else protected.placeholder(url)
-
-
-def _user_templates(config: Config) -> Path | None:
-    return Path(config.resolve(config.output.templates)) if config.output.templates else None
