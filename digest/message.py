@@ -17,9 +17,14 @@ from digest.config import NewsletterConfig
 from digest.models import Issue
 
 
-def sender_domain(sender: str) -> str:
+def sender_address(sender: str) -> str:
+    """The bare address of a From value ("Name <a@b.org>" → "a@b.org")."""
     [(_, address)] = getaddresses([sender]) or [("", "")]
-    return address.rpartition("@")[2] or "localhost"
+    return address
+
+
+def sender_domain(sender: str) -> str:
+    return sender_address(sender).rpartition("@")[2] or "localhost"
 
 
 def list_unsubscribe(newsletter: NewsletterConfig, unsubscribe_url: str | None) -> str | None:

@@ -25,16 +25,15 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from email.utils import getaddresses
 from pathlib import Path
 
 from digest.config import Config, SmtpConfig
 from digest.errors import ConfigError, InputError, SendError
 from digest.lock import exclusive
-from digest.message import compose, sender_domain
+from digest.message import compose, sender_address, sender_domain
 from digest.outputs import write_folder
 from digest.personalize import Fill, Recipient, fill_html, fill_text, greeting_for, personal_url
-from digest.state import Ledger, open_state
+from digest.state import Ledger, State, open_state
 from digest.subscribers import SubscriberList, load_subscribers, normalized
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
@@ -53,11 +52,18 @@ class BuiltIssue:
     """What `digest send` reads back from an issue folder."""
 
     number: int
+    folder: Path
     slug: str
     subject: str
     html: str
     text: str
     unsubscribe_url: str | None  # with {email} and {token} when personal
+
+    @classmethod
+    def of(cls, state: State, which: str | None) -> BuiltIssue:
+        """The issue `which` (number, date, or None for the latest) as the state database knows it."""
+        number, folder = state.issue_folder(which)
+        return cls.read(folder, number)
 
     @classmethod
     def read(cls, folder: Path, number: int) -> BuiltIssue:
@@ -66,6 +72,7 @@ class BuiltIssue:
             issue = manifest["issue"]
             return cls(
                 number=number,
+                folder=folder,
                 slug=issue["slug"],
                 subject=issue["subject"],
                 html=(folder / "personal.html").read_text(encoding="utf-8"),
@@ -310,7 +317,7 @@ def send_issue(
     statuses = ledger.statuses()
     pending = [email for email in by_email if statuses.get(email) == "queued"]
     report.already_sent = sum(1 for email in by_email if statuses.get(email) in ("sent", "assumed_sent"))
-    sender = sender_address(config)
+    sender = sender_address(config.newsletter.sender)
     session = Session(smtp_config, password, base)
     interval = 1.0 / smtp_config.rate if smtp_config.rate else 0.0
     next_start = clock()
@@ -352,11 +359,6 @@ def send_issue(
     return report
 
 
-def sender_address(config: Config) -> str:
-    [(_, address)] = getaddresses([config.newsletter.sender])
-    return address
-
-
 def check_transport(config: SmtpConfig) -> None:
     """No password over an unencrypted connection, except to this machine."""
     if config.security == "none" and config.username and config.host not in LOOPBACK:
@@ -387,9 +389,18 @@ def _subscribers(config: Config) -> SubscriberList:
     return load_subscribers(Path(config.resolve(config.send.subscribers)), config.send.subscribers)
 
 
-def _needs_secret(issue: BuiltIssue, keys: Secrets) -> None:
+def _keys(config: Config, issue: BuiltIssue, *, smtp: bool = True) -> Secrets:
+    """The secrets this issue needs: the unsubscribe secret when its link has {token}, and (to
+    talk to the server at all) the SMTP password."""
+    keys = secrets(config) if smtp else Secrets(None, os.environ.get(config.send.secret_env) or None)
     if issue.unsubscribe_url and "{token}" in issue.unsubscribe_url and not keys.unsubscribe:
         raise ConfigError("the unsubscribe link has {token}: set the secret in $DIGEST_UNSUBSCRIBE_SECRET")
+    return keys
+
+
+def _read_issue(state_dir: Path, which: str | None) -> BuiltIssue:
+    with open_state(state_dir) as state:
+        return BuiltIssue.of(state, which)
 
 
 def send_built_issue(
@@ -407,14 +418,12 @@ def send_built_issue(
     `locked`: the caller holds the lock already (`digest run`, for its build and its send).
     """
     with nullcontext() if locked else sender_lock(state_dir), open_state(state_dir) as state:
-        number, folder = state.issue_folder(which)
-        issue = BuiltIssue.read(folder, number)
-        keys = secrets(config)
-        _needs_secret(issue, keys)
+        issue = BuiltIssue.of(state, which)
+        keys = _keys(config, issue)
         report = send_issue(
             issue,
             _subscribers(config),
-            state.ledger(number),
+            state.ledger(issue.number),
             config,
             now=now,
             password=keys.password,
@@ -428,16 +437,13 @@ def send_built_issue(
 
 def send_test(config: Config, state_dir: Path, which: str | None, address: str, *, now: dt.datetime) -> str:
     """One copy marked [TEST] to `address`; not recorded as the issue's send."""
-    with open_state(state_dir) as state:
-        number, folder = state.issue_folder(which)
-    issue = BuiltIssue.read(folder, number)
-    keys = secrets(config)
-    _needs_secret(issue, keys)
+    issue = _read_issue(state_dir, which)
+    keys = _keys(config, issue)
     recipient = Recipient(address)
     data = personal_message(issue, recipient, config, now=now, secret=keys.unsubscribe, test=True)
     session = Session(config.smtp, keys.password, config.resolve)
     try:
-        refusal = deliver(session, None, sender_address(config), recipient, data)
+        refusal = deliver(session, None, sender_address(config.newsletter.sender), recipient, data)
     except _Transient as error:
         raise SendError(f"the test copy was not sent: {error}") from None
     finally:
@@ -451,11 +457,8 @@ def dry_run(
     config: Config, state_dir: Path, which: str | None, out: Path | None, *, now: dt.datetime
 ) -> Path:
     """Every subscriber's message as an .eml file in a folder, instead of sending."""
-    with open_state(state_dir) as state:
-        number, folder = state.issue_folder(which)
-    issue = BuiltIssue.read(folder, number)
-    keys = Secrets(None, os.environ.get(config.send.secret_env) or None)
-    _needs_secret(issue, keys)
+    issue = _read_issue(state_dir, which)
+    keys = _keys(config, issue, smtp=False)
     subscribers = _subscribers(config)
     files = {
         f"{n:05d}-{normalized(r.email)}.eml": personal_message(
@@ -463,4 +466,4 @@ def dry_run(
         )
         for n, r in enumerate(subscribers.recipients, start=1)
     }
-    return write_folder(out or folder / "dry-run", files)
+    return write_folder(out or issue.folder / "dry-run", files)
