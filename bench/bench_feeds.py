@@ -16,9 +16,9 @@ import feedparser
 
 from digest.build import build, issue_moment
 from digest.config import Config
-from digest.fetch import Limits
+from digest.feeds.fetch import Limits
+from digest.feeds.load import Source, load_sources
 from digest.resources import sample_dir
-from digest.sources import Source, load_sources
 
 ITEMS = 20_000
 START = dt.datetime(2025, 11, 23, 12, tzinfo=dt.UTC)

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from digest.config import load_config
-from digest.preview import Preview, start
 from digest.resources import sample_dir, templates_dir
+from digest.web.preview import Preview, start
 
 EDITS = 8
 

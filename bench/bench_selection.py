@@ -9,8 +9,8 @@ import time
 
 from digest.config import SelectionConfig
 from digest.models import History, Item
-from digest.picks import Picks
-from digest.selection import issue_window, select
+from digest.selection.picks import Picks
+from digest.selection.select import issue_window, select
 
 CANDIDATES = 20_000
 NOW = dt.datetime(2025, 11, 24, tzinfo=dt.UTC)

@@ -30,10 +30,10 @@ from measure import run_measured
 
 from digest.build import build, compose_issue, issue_moment, read_inputs
 from digest.config import load_config
-from digest.postprocess import inline_css
-from digest.render import mjml_to_html
+from digest.render.issue import mjml_to_html
+from digest.render.postprocess import inline_css
 from digest.resources import sample_dir
-from digest.selection import issue_window, select
+from digest.selection.select import issue_window, select
 
 T = TypeVar("T")
 RUNS = 15

@@ -18,16 +18,16 @@ import httpx
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
-from digest.fetch import Limits
-from digest.manifest import build_manifest, dumps
-from digest.message import build_message
+from digest.feeds.fetch import Limits
+from digest.feeds.load import Loaded, Source, SourceReport, load_analytics, load_sources
+from digest.feeds.normalize import merge_duplicates
+from digest.issue_folder import write_folder
 from digest.models import Feed, History, Issue, Item, Rendered, Selection
-from digest.normalize import merge_duplicates
-from digest.outputs import write_folder
-from digest.picks import NO_PICKS, Picks, combine, load_picks
-from digest.render import environment, render_issue
-from digest.selection import FIRST_ISSUE, drop_last, issue_window, select
-from digest.sources import Loaded, Source, SourceReport, load_analytics, load_sources
+from digest.render.issue import environment, render_issue
+from digest.render.manifest import build_manifest, dumps
+from digest.render.message import build_message
+from digest.selection.picks import NO_PICKS, Picks, combine, load_picks
+from digest.selection.select import FIRST_ISSUE, drop_last, issue_window, select
 from digest.state import State, open_state
 
 HTML_FILE = "index.html"

@@ -19,7 +19,7 @@ import lxml.html
 from lxml import etree
 
 from digest.errors import InputError
-from digest.plaintext import TEXT_WIDTH
+from digest.render.plaintext import TEXT_WIDTH
 
 HTML_LIMIT = 100 * 1024  # Gmail clips a larger HTML part
 HTML_WARNING = 80 * 1024

@@ -23,7 +23,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import __version__
-from digest.archive import build_archive
 from digest.build import build as build_issue
 from digest.build import issue_moment
 from digest.check import check as run_check
@@ -40,14 +39,15 @@ from digest.config import (
     with_overrides,
 )
 from digest.errors import ConfigError, DigestError, ExitCode, SendError
-from digest.explain import COLUMNS, rows
+from digest.init import init_newsletter
 from digest.models import Selection
-from digest.preview import Preview
-from digest.preview import start as start_preview
-from digest.scaffold import init_newsletter
-from digest.send import dry_run as dry_run_issue
-from digest.send import send_built_issue, send_test, sender_lock
+from digest.selection.explain import COLUMNS, rows
+from digest.send.commands import dry_run as dry_run_issue
+from digest.send.commands import send_built_issue, send_test, sender_lock
 from digest.state import open_state
+from digest.web.archive import build_archive
+from digest.web.preview import Preview
+from digest.web.preview import start as start_preview
 
 app = typer.Typer(
     name="digest",

@@ -11,7 +11,7 @@ import html5lib
 import lxml.html
 import pytest
 
-from digest.sources import read_feed
+from digest.feeds.load import read_feed
 
 from .conftest import SAMPLE, Cli
 

@@ -15,7 +15,7 @@ import pytest
 from digest.build import build, issue_moment
 from digest.config import load_config
 from digest.errors import OutputError, RenderError
-from digest.outputs import write_folder
+from digest.issue_folder import write_folder
 
 from .conftest import HttpServer, Route
 

@@ -19,7 +19,7 @@ import pytest
 from digest.build import read_inputs
 from digest.config import Config
 from digest.errors import SourceError
-from digest.sources import read_feed
+from digest.feeds.load import read_feed
 
 from .conftest import CORPUS, Cli, HttpServer, Route
 

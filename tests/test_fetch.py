@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import SourceError
-from digest.fetch import USER_AGENT, Fetched, Limits, client, fetch, gunzip, read_file
+from digest.feeds.fetch import USER_AGENT, Fetched, Limits, client, fetch, gunzip, read_file
 
 from .conftest import SAMPLE, HttpServer, Route
 

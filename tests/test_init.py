@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from digest.config import load_config
+from digest.feeds.load import read_feed
+from digest.init import moved_feed
 from digest.resources import starter_dir
-from digest.scaffold import moved_feed
-from digest.sources import read_feed
 
 from .conftest import SAMPLE, Cli
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from digest.errors import SourceError
-from digest.jsonfeed import parse_json_feed
-from digest.normalize import normalize_feed
+from digest.feeds.jsonfeed import parse_json_feed
+from digest.feeds.normalize import normalize_feed
 
 
 def feed(items: list[Any], version: str = "https://jsonfeed.org/version/1.1", **extra: Any) -> bytes:

@@ -19,7 +19,7 @@ from digest.build import compose_issue, issue_moment, read_inputs
 from digest.check import Parts, check
 from digest.config import Config
 from digest.models import NO_SCORE, Item, Pick, Section, Selection
-from digest.render import render_issue
+from digest.render.issue import render_issue
 
 MJML = Path(__file__).parent / "node" / "node_modules" / ".bin" / "mjml"
 

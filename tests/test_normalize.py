@@ -7,8 +7,8 @@ import datetime as dt
 import feedparser
 import pytest
 
+from digest.feeds.normalize import html_to_text, merge_duplicates, normalize_feed
 from digest.models import Feed, Item
-from digest.normalize import html_to_text, merge_duplicates, normalize_feed
 from digest.urls import canonical_url, safe_url
 
 from .conftest import SAMPLE

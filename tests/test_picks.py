@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import InputError
-from digest.picks import Picks, combine, load_picks
+from digest.selection.picks import Picks, combine, load_picks
 
 
 @pytest.mark.parametrize(

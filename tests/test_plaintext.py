@@ -6,7 +6,7 @@ import re
 
 from digest.build import compose_issue, issue_moment, read_inputs
 from digest.config import Config
-from digest.plaintext import TEXT_WIDTH, excerpt, paragraphs, wrap
+from digest.render.plaintext import TEXT_WIDTH, excerpt, paragraphs, wrap
 
 
 def sample_text(config: Config) -> str:

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from digest.config import load_config
-from digest.preview import Preview, Running, start
+from digest.web.preview import Preview, Running, start
 
 from .conftest import REPO, SAMPLE
 from .tools.browser import CHROMIUM, FLAGS

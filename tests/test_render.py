@@ -13,8 +13,8 @@ from digest.build import compose_issue, issue_moment, read_inputs
 from digest.config import Config
 from digest.errors import RenderError
 from digest.models import NO_SCORE, Pick, Section, Selection
-from digest.postprocess import ensure_doctype, inline_css
-from digest.render import environment, mjml_to_html, render_issue
+from digest.render.issue import environment, mjml_to_html, render_issue
+from digest.render.postprocess import ensure_doctype, inline_css
 
 from .test_selection import NOW, item
 

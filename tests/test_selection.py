@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from digest.build import issue_moment
 from digest.config import SelectionConfig
+from digest.feeds.load import load_analytics, read_feed
 from digest.models import History, Image, Item, Outcome, PastIssue, Section, Selection
-from digest.picks import NO_PICKS, Picks
-from digest.selection import FIRST_ISSUE, Choice, issue_window, select
-from digest.sources import load_analytics, read_feed
+from digest.selection.picks import NO_PICKS, Picks
+from digest.selection.select import FIRST_ISSUE, Choice, issue_window, select
 
 from .conftest import SAMPLE
 

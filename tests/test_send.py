@@ -19,11 +19,11 @@ import pytest
 
 from digest.build import build, issue_moment
 from digest.config import load_config
-from digest.lock import exclusive
-from digest.personalize import token
-from digest.send import BuiltIssue, send_issue
+from digest.send.commands import BuiltIssue, send_issue
+from digest.send.lock import exclusive
+from digest.send.personalize import token
+from digest.send.subscribers import load_subscribers
 from digest.state import open_state
-from digest.subscribers import load_subscribers
 
 from .conftest import SAMPLE, Cli
 from .smtp import PASSWORD, SmtpServer

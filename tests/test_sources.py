@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from digest.errors import InputError, SourceError
-from digest.fetch import Limits
-from digest.sources import Source, load_analytics, load_sources, read_feed
+from digest.feeds.fetch import Limits
+from digest.feeds.load import Source, load_analytics, load_sources, read_feed
 from digest.state import open_state
 
 from .conftest import SAMPLE, HttpServer, Route

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import StateError
+from digest.feeds.load import read_feed
 from digest.models import (
     NO_SCORE,
     History,
@@ -21,7 +22,6 @@ from digest.models import (
     Selection,
     Window,
 )
-from digest.sources import read_feed
 from digest.state import DB_NAME, MIGRATIONS, SCHEMA_VERSION, open_state
 
 from .conftest import SAMPLE

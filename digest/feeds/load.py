@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 
 from digest.errors import DigestError, InputError, SourceError, read_input
-from digest.fetch import Limits, client, fetch, read_file
+from digest.feeds.fetch import Limits, client, fetch, read_file
+from digest.feeds.normalize import normalize_feed
+from digest.feeds.opml import Subscription
+from digest.feeds.parse import parse_document
 from digest.models import Feed
-from digest.normalize import normalize_feed
-from digest.opml import Subscription
-from digest.parsing import parse_document
 from digest.state import State
 from digest.urls import canonical_url, is_url
 

@@ -11,9 +11,9 @@ from typing import Any
 import feedparser
 
 from digest.errors import SourceError
-from digest.fetch import Limits, gunzip, is_gzip
-from digest.jsonfeed import looks_like_json, parse_json_feed
-from digest.opml import Subscription, looks_like_opml, read_opml
+from digest.feeds.fetch import Limits, gunzip, is_gzip
+from digest.feeds.jsonfeed import looks_like_json, parse_json_feed
+from digest.feeds.opml import Subscription, looks_like_opml, read_opml
 from digest.urls import safe_url
 
 _FEED_TYPES = {

@@ -18,12 +18,20 @@ from markupsafe import Markup
 
 from digest.config import Config, user_templates
 from digest.errors import RenderError
-from digest.mergetags import Protected, neutralize
 from digest.models import Rendered, Selection
-from digest.personalize import GREETING, UNSUBSCRIBE, Fill, fill_html, fill_text, generic_url, is_personal
-from digest.plaintext import FILTERS as TEXT_FILTERS
-from digest.postprocess import postprocess
+from digest.render.mergetags import Protected, neutralize
+from digest.render.plaintext import FILTERS as TEXT_FILTERS
+from digest.render.postprocess import postprocess
 from digest.resources import templates_dir
+from digest.send.personalize import (
+    GREETING,
+    UNSUBSCRIBE,
+    Fill,
+    fill_html,
+    fill_text,
+    generic_url,
+    is_personal,
+)
 from digest.urls import with_params
 
 EMAIL_TEMPLATE = "email.mjml.j2"

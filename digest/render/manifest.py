@@ -13,8 +13,8 @@ from typing import Any
 
 from digest import __version__
 from digest.config import WeightsConfig
+from digest.feeds.load import SourceReport
 from digest.models import Decision, Issue, Item, Pick, Score
-from digest.sources import SourceReport
 
 SCHEMA_VERSION = 1
 

@@ -28,10 +28,10 @@ from watchfiles import watch
 from digest.build import Built, compose_issue, issue_moment, read_inputs
 from digest.config import Config, user_templates
 from digest.errors import DigestError
-from digest.explain import COLUMNS, rows
 from digest.models import Feed
-from digest.render import environment
+from digest.render.issue import environment
 from digest.resources import templates_dir
+from digest.selection.explain import COLUMNS, rows
 from digest.state import open_state
 from digest.urls import is_url
 

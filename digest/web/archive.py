@@ -18,8 +18,8 @@ from xml.etree import ElementTree as ET
 from digest import __version__
 from digest.config import Config, user_templates
 from digest.errors import InputError
-from digest.outputs import write_folder
-from digest.render import environment
+from digest.issue_folder import write_folder
+from digest.render.issue import environment
 from digest.state import PastIssueRow
 
 ATOM = "http://www.w3.org/2005/Atom"

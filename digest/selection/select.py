@@ -23,10 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from digest.config import SelectionConfig
-from digest.filters import exclusion
 from digest.models import Decision, History, Item, Outcome, Pick, Score, Section, Selection, Window
-from digest.picks import NO_PICKS, Picks
-from digest.scoring import score
+from digest.selection.filters import exclusion
+from digest.selection.picks import NO_PICKS, Picks
+from digest.selection.scoring import score
 from digest.urls import canonical_url, is_url
 
 

@@ -29,12 +29,12 @@ from pathlib import Path
 
 from digest.config import Config, SmtpConfig
 from digest.errors import ConfigError, InputError, SendError
-from digest.lock import exclusive
-from digest.message import compose, sender_address, sender_domain
-from digest.outputs import write_folder
-from digest.personalize import Fill, Recipient, fill_html, fill_text, greeting_for, personal_url
+from digest.issue_folder import write_folder
+from digest.render.message import compose, sender_address, sender_domain
+from digest.send.lock import exclusive
+from digest.send.personalize import Fill, Recipient, fill_html, fill_text, greeting_for, personal_url
+from digest.send.subscribers import SubscriberList, load_subscribers, normalized
 from digest.state import Ledger, State, open_state
-from digest.subscribers import SubscriberList, load_subscribers, normalized
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 LOCK_NAME = "send.lock"
