@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from digest.urls import canonical_url
@@ -17,6 +18,14 @@ class Image:
     credit: str | None = None
     width: int | None = None
     height: int | None = None
+
+
+class DatedBy(StrEnum):
+    """Where a story's date came from."""
+
+    ITEM = "item"
+    FEED = "feed"  # the entry had none: the feed's own date stood in
+    NONE = "none"  # neither had one: the story counts as new
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +44,7 @@ class Item:
     image: Image | None = None
     comments: int | None = None
     language: str | None = None
-    dated_by: str = "item"  # "item", "feed" (the feed's date stood in) or "none"
+    dated_by: DatedBy = DatedBy.ITEM
     sources: tuple[str, ...] = ()  # every feed this story came from, as the user named them
 
     def __post_init__(self) -> None:
@@ -52,6 +61,25 @@ class Feed:
     items: tuple[Item, ...]
     language: str | None = None
     skipped: int = 0  # entries dropped for want of a usable link
+
+
+class SourceStatus(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"  # a 304: served from the feed cache
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    """How reading one source went: the manifest's `sources` rows and the build's warnings."""
+
+    source: str
+    status: SourceStatus
+    items: int = 0
+    title: str | None = None
+    error: str | None = None
+    via: str | None = None  # the OPML list that named it
+    skipped: int = 0  # entries without a usable link
 
 
 class Section(StrEnum):
@@ -148,6 +176,11 @@ class Window:
         return self.start <= moment < self.end
 
 
+def issue_moment(date: dt.date) -> dt.datetime:
+    """An issue dated D covers the stories published before D began (UTC)."""
+    return dt.datetime.combine(date, dt.time.min, tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     subject: str
@@ -173,6 +206,50 @@ class Issue:
     window: Window
 
 
+@dataclass(frozen=True, slots=True)
+class IssueSummary:
+    """A past issue as `digest history` and `digest archive` list it."""
+
+    number: int
+    date: dt.date
+    subject: str
+    folder: Path
+    items: int
+    sent: int  # recipients the ledger has as sent
+    recipients: int  # recipients in the ledger (0: never sent)
+
+    @property
+    def send_status(self) -> str:
+        if not self.recipients:
+            return "not sent"
+        return "sent" if self.sent == self.recipients else f"{self.sent} of {self.recipients} sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    name: str = ""
+
+
+class SendStatus(StrEnum):
+    """A recipient's line in the send ledger.
+
+    queued → sending → sent, or failed (a permanent refusal). A run that dies during delivery
+    leaves `sending`, which the next run turns into `unconfirmed`: the editor settles it as
+    `queued` (resend) or `assumed_sent` (skip).
+    """
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+    ASSUMED_SENT = "assumed_sent"
+
+
+DELIVERED = (SendStatus.SENT, SendStatus.ASSUMED_SENT)
+
+
 def feed_to_dict(feed: Feed) -> dict[str, Any]:
     """A JSON-ready form of a feed, for the feed cache."""
     data = asdict(feed)
@@ -189,5 +266,6 @@ def feed_from_dict(data: dict[str, Any]) -> Feed:
         fields = {**raw, "image": image, "published": published}
         fields["categories"] = tuple(raw["categories"])
         fields["sources"] = tuple(raw["sources"])
+        fields["dated_by"] = DatedBy(raw["dated_by"])
         items.append(Item(**fields))
     return Feed(**{**data, "items": tuple(items)})

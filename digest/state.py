@@ -18,7 +18,17 @@ from pathlib import Path
 
 from digest import __version__
 from digest.errors import StateError
-from digest.models import Feed, History, Issue, PastIssue, feed_from_dict, feed_to_dict
+from digest.models import (
+    DELIVERED,
+    Feed,
+    History,
+    Issue,
+    IssueSummary,
+    PastIssue,
+    SendStatus,
+    feed_from_dict,
+    feed_to_dict,
+)
 
 DB_NAME = "digest.sqlite"
 BUSY_TIMEOUT = 5.0  # seconds to wait for another process's write to finish
@@ -154,18 +164,19 @@ class State:
             used=used,
         )
 
-    def past_issues(self) -> list[PastIssueRow]:
+    def past_issues(self) -> list[IssueSummary]:
         """Every issue built here, newest first, with its story count and how far its send got."""
         rows = self._db.execute(
             "SELECT s.number, s.date, s.subject, s.folder,"
             " (SELECT count(*) FROM issue_items i WHERE i.issue_number = s.number),"
             " (SELECT count(*) FROM sends d"
-            "  WHERE d.issue_number = s.number AND d.status IN ('sent', 'assumed_sent')),"
+            "  WHERE d.issue_number = s.number AND d.status IN (?, ?)),"
             " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number)"
-            " FROM issues s ORDER BY s.date DESC"
+            " FROM issues s ORDER BY s.date DESC",
+            DELIVERED,
         )
         return [
-            PastIssueRow(number, dt.date.fromisoformat(date), subject, Path(folder), items, sent, recipients)
+            IssueSummary(number, dt.date.fromisoformat(date), subject, Path(folder), items, sent, recipients)
             for number, date, subject, folder, items, sent, recipients in rows
         ]
 
@@ -204,23 +215,6 @@ class State:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class PastIssueRow:
-    number: int
-    date: dt.date
-    subject: str
-    folder: Path
-    items: int
-    sent: int  # recipients the ledger has as sent
-    recipients: int  # recipients in the ledger (0: never sent)
-
-    @property
-    def send_status(self) -> str:
-        if not self.recipients:
-            return "not sent"
-        return "sent" if self.sent == self.recipients else f"{self.sent} of {self.recipients} sent"
-
-
 class Ledger:
     """The send ledger of one issue: for each recipient, queued, sending, sent or failed.
 
@@ -238,18 +232,20 @@ class Ledger:
                 [(self.number, email) for email in emails],
             )
 
-    def statuses(self) -> dict[str, str]:
+    def statuses(self) -> dict[str, SendStatus]:
         rows = self._db.execute("SELECT email, status FROM sends WHERE issue_number = ?", (self.number,))
-        return dict(rows.fetchall())
+        return {email: SendStatus(status) for email, status in rows}
 
-    def replies(self, status: str) -> dict[str, str]:
+    def replies(self, status: SendStatus) -> dict[str, str]:
         rows = self._db.execute(
             "SELECT email, coalesce(reply, '') FROM sends WHERE issue_number = ? AND status = ?",
             (self.number, status),
         )
         return dict(rows.fetchall())
 
-    def mark(self, email: str, status: str, reply: str | None = None, *, attempt: bool = False) -> None:
+    def mark(
+        self, email: str, status: SendStatus, reply: str | None = None, *, attempt: bool = False
+    ) -> None:
         with self._db:
             self._db.execute(
                 "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?"
@@ -267,7 +263,7 @@ class Ledger:
                 (self.number,),
             ).rowcount
 
-    def settle_unconfirmed(self, status: str) -> int:
+    def settle_unconfirmed(self, status: SendStatus) -> int:
         with self._db:
             return self._db.execute(
                 "UPDATE sends SET status = ? WHERE issue_number = ? AND status = 'unconfirmed'",
@@ -289,27 +285,59 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;")
 
 
+# What the database itself can be blamed for: another process's lock, a damaged or foreign file,
+# a full disk, an I/O error. Anything else (a broken constraint, bad SQL) is the caller's bug.
+_THE_DATABASES_FAULT = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_CORRUPT,
+    sqlite3.SQLITE_NOTADB,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CANTOPEN,
+}
+
+
+def _unusable(error: sqlite3.DatabaseError, path: Path) -> StateError:
+    if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StateError("the state database is locked by another digest", path=str(path))
+    return StateError(f"the state database is damaged ({error}); it was left as it is", path=str(path))
+
+
 @contextmanager
 def open_state(folder: Path) -> Iterator[State]:
+    """The state database, opened and migrated; closed when the block ends.
+
+    A damaged, locked or newer database is a `StateError` when it is opened. In the block, only
+    what the database itself can be blamed for is (locked past the busy timeout, a damaged page,
+    a full disk); a constraint or a statement the caller got wrong propagates as the bug it is.
+    """
     path = folder / DB_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT)
-        db.execute("PRAGMA foreign_keys = ON")
     except (OSError, sqlite3.Error) as error:
         raise StateError(f"cannot open the state database: {error}", path=str(path)) from None
     try:
-        _migrate(db, path)
-        # With WAL, NORMAL loses nothing committed when the process dies (kill -9 included); only a
-        # power cut may lose the last transactions. A commit then costs no fsync: sends stay fast.
-        db.execute("PRAGMA synchronous = NORMAL")
-        yield State(db, path)
-    except sqlite3.DatabaseError as error:
-        message = str(error)
-        if "locked" in message or "busy" in message:
-            raise StateError("the state database is locked by another digest", path=str(path)) from None
-        raise StateError(
-            f"the state database is damaged ({message}); it was left as it is", path=str(path)
-        ) from None
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            _migrate(db, path)
+            # With WAL, NORMAL loses nothing committed when the process dies (kill -9 included); only
+            # a power cut may lose the last transactions. A commit then costs no fsync: sends stay fast.
+            db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as error:
+            raise _unusable(error, path) from None
+        try:
+            yield State(db, path)
+        except sqlite3.DatabaseError as error:
+            if error.sqlite_errorcode & 0xFF not in _THE_DATABASES_FAULT:
+                raise
+            raise _unusable(error, path) from None
     finally:
         db.close()
+
+
+def past_issues(folder: Path) -> list[IssueSummary]:
+    """Every issue built with the state folder `folder`, newest first (`digest history`)."""
+    with open_state(folder) as state:
+        return state.past_issues()

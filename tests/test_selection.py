@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.build import issue_moment
 from digest.config import SelectionConfig
-from digest.feeds.load import load_analytics, read_feed
-from digest.models import History, Image, Item, Outcome, PastIssue, Section, Selection
+from digest.feeds.load import read_feed
+from digest.models import History, Image, Item, Outcome, PastIssue, Section, Selection, issue_moment
+from digest.selection.analytics import load_analytics
 from digest.selection.picks import NO_PICKS, Picks
 from digest.selection.select import FIRST_ISSUE, Choice, issue_window, select
 

@@ -10,7 +10,8 @@ import pytest
 
 from digest.errors import InputError, SourceError
 from digest.feeds.fetch import Limits
-from digest.feeds.load import Source, load_analytics, load_sources, read_feed
+from digest.feeds.load import Source, load_sources, read_feed
+from digest.selection.analytics import load_analytics
 from digest.state import open_state
 
 from .conftest import SAMPLE, HttpServer, Route

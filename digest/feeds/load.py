@@ -3,30 +3,26 @@
 Local files and URLs, RSS/Atom/JSON Feed and OPML lists (one level: a list's feeds
 are read, a list inside a list is not followed). URL feeds go through the feed
 cache for conditional GET: an unchanged feed costs a 304 and is not parsed again.
-This is the only stage that reads inputs or touches the network.
+This is the only stage that reads feeds or touches the network.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from digest.errors import DigestError, InputError, SourceError, read_input
+from digest.errors import DigestError, SourceError
 from digest.feeds.fetch import Limits, client, fetch, read_file
 from digest.feeds.normalize import normalize_feed
 from digest.feeds.opml import Subscription
 from digest.feeds.parse import parse_document
-from digest.models import Feed
+from digest.models import Feed, SourceReport, SourceStatus
 from digest.state import State
-from digest.urls import canonical_url, is_url
+from digest.urls import is_url
 
 NESTED_LIST = "an OPML list inside an OPML list is not followed"
 # Feeds read at once. Politeness to servers and to our own file descriptors; a feed's time
@@ -39,17 +35,6 @@ class Source:
     label: str  # as the user named it: in messages and the manifest
     location: str  # the resolved path or URL
     via: str | None = None  # the OPML list that named it
-
-
-@dataclass(frozen=True, slots=True)
-class SourceReport:
-    source: str
-    status: str  # "ok", "not_modified" (served from the feed cache) or "failed"
-    items: int = 0
-    title: str | None = None
-    error: str | None = None
-    via: str | None = None
-    skipped: int = 0  # entries without a usable link
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +128,9 @@ def _report(result: _Result) -> SourceReport | None:
     if result.subscriptions:
         return None  # an OPML list: its feeds are reported one by one
     if result.feed is None:
-        return SourceReport(source.label, "failed", error=result.error, via=source.via)
+        return SourceReport(source.label, SourceStatus.FAILED, error=result.error, via=source.via)
     feed = result.feed
-    status = "not_modified" if result.not_modified else "ok"
+    status = SourceStatus.NOT_MODIFIED if result.not_modified else SourceStatus.OK
     return SourceReport(
         source.label, status, len(feed.items), feed.title, via=source.via, skipped=feed.skipped
     )
@@ -182,70 +167,3 @@ def read_feed(location: str, label: str | None = None, limits: Limits | None = N
     failed = next((r for r in loaded.reports if r.error), None)
     problem = failed.error if failed else "an OPML list, not a feed"
     raise SourceError(problem or "unreadable", path=source.label)
-
-
-_URL_COLUMNS = ("url", "page", "page url", "page path", "path", "landing page")
-_VIEW_COLUMNS = ("pageviews", "page views", "views", "screenpageviews", "visits")
-
-
-def _column(names: Iterable[str], wanted: tuple[str, ...]) -> str | None:
-    found = {name.strip().lower(): name for name in names}
-    return next((found[w] for w in wanted if w in found), None)
-
-
-def _count(raw: object, where: str, label: str) -> int:
-    text = str(raw).strip().replace(",", "")
-    try:
-        count = int(text)
-    except ValueError:
-        raise InputError(f"{where}: page views {text!r} is not a whole number", path=label) from None
-    if count < 0:
-        raise InputError(f"{where}: page views {count} is negative", path=label)
-    return count
-
-
-def _rows_from_json(text: str, label: str) -> Iterator[tuple[str, object, str]]:
-    """{"https://…": 120, …} or [{"url": "https://…", "pageviews": 120}, …]."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON at line {error.lineno}: {error.msg}", path=label) from None
-    if isinstance(data, dict):
-        for url, views in data.items():
-            yield url, views, f"key {url!r}"
-        return
-    if not isinstance(data, list):
-        raise InputError("expected an object of URL → page views, or a list of rows", path=label)
-    for number, row in enumerate(data, start=1):
-        if not isinstance(row, dict):
-            raise InputError(f"row {number}: expected an object", path=label)
-        url_key, view_key = _column(row, _URL_COLUMNS), _column(row, _VIEW_COLUMNS)
-        if url_key is None or view_key is None:
-            raise InputError(f"row {number}: needs a 'url' and a 'pageviews' field", path=label)
-        yield str(row[url_key]), row[view_key], f"row {number}"
-
-
-def _rows_from_csv(text: str, label: str) -> Iterator[tuple[str, object, str]]:
-    reader = csv.DictReader(io.StringIO(text))
-    url_column = _column(reader.fieldnames or (), _URL_COLUMNS)
-    view_column = _column(reader.fieldnames or (), _VIEW_COLUMNS)
-    if url_column is None or view_column is None:
-        raise InputError("needs a 'url' and a 'pageviews' column", path=label)
-    for row in reader:
-        yield row.get(url_column) or "", row.get(view_column) or "", f"line {reader.line_num}"
-
-
-def load_analytics(path: str, label: str) -> dict[str, int]:
-    """Page views by canonical URL from an analytics export: CSV with a header row (common column
-    names accepted) or JSON. Rows for the same page are added up."""
-    text = read_input(Path(path), label, "analytics file")
-    is_json = path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
-    rows = _rows_from_json(text, label) if is_json else _rows_from_csv(text, label)
-    views: dict[str, int] = {}
-    for raw_url, raw_views, where in rows:
-        url = raw_url.strip()
-        if not url:
-            continue
-        key = canonical_url(url) if is_url(url) else url
-        views[key] = views.get(key, 0) + _count(raw_views, where, label)
-    return views

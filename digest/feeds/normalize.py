@@ -17,7 +17,7 @@ from typing import Any
 
 import nh3
 
-from digest.models import Feed, Image, Item
+from digest.models import DatedBy, Feed, Image, Item
 from digest.urls import safe_url
 
 _BLOCK_TAGS = {"p", "br", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "img"}
@@ -145,7 +145,7 @@ def normalize_entry(
     if summary_kind in _HTML_TYPES:
         content_html += str(summary_raw)
     published = _datetime(entry)
-    dated_by = "item" if published else ("feed" if feed_date else "none")
+    dated_by = DatedBy.ITEM if published else (DatedBy.FEED if feed_date else DatedBy.NONE)
     source = entry.get("source") or {}
     item = Item(
         id=str(entry.get("id") or "").strip() or url,
