@@ -7,17 +7,18 @@ they are (file and line). Errors fail the check (exit 1); warnings are reported 
 from __future__ import annotations
 
 import email
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
+from enum import StrEnum
 from pathlib import Path
 
 import lxml.html
 from lxml import etree
 
+from digest import issue_folder
 from digest.errors import InputError
 from digest.render.plaintext import TEXT_WIDTH
 
@@ -29,12 +30,17 @@ LONE_URL = re.compile(r"(\[\d+\] )?[a-z][a-z0-9+.-]*:\S+")
 MESSAGE_HEADERS = ("From", "Subject", "Date", "Message-ID")
 
 
+class Severity(StrEnum):
+    ERROR = "error"  # fails the check (exit 1)
+    WARNING = "warning"  # reported only
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     rule: str
     where: str  # "index.html:12"
     message: str
-    severity: str = "error"  # or "warning"
+    severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: {self.rule}: {self.message}"
@@ -45,7 +51,7 @@ class Parts:
     """What a check reads: the HTML part, and where there is one, the rest of the issue folder."""
 
     html: str
-    html_name: str = "index.html"
+    html_name: str = issue_folder.HTML
     text: str | None = None
     message: bytes | None = None
     merge_tags: tuple[str, ...] = ()  # the editor's configured merge tags, allowed as links
@@ -68,7 +74,7 @@ def size(parts: Parts) -> Iterator[Violation]:
         yield Violation("size", parts.at(), f"HTML is {length:,} bytes; Gmail clips at {HTML_LIMIT:,}")
     elif length >= HTML_WARNING:
         yield Violation(
-            "size", parts.at(), f"HTML is {length:,} bytes, near Gmail's {HTML_LIMIT:,}", "warning"
+            "size", parts.at(), f"HTML is {length:,} bytes, near Gmail's {HTML_LIMIT:,}", Severity.WARNING
         )
 
 
@@ -169,7 +175,7 @@ def links(parts: Parts) -> Iterator[Violation]:
         if href in parts.merge_tags or href.startswith(("https://", "mailto:")):
             continue
         if href.startswith("http://"):
-            yield Violation("links", parts.at(anchor), f"{href} is not https", "warning")
+            yield Violation("links", parts.at(anchor), f"{href} is not https", Severity.WARNING)
         else:
             yield Violation("links", parts.at(anchor), f"link {href!r} is not absolute https: or mailto:")
 
@@ -188,7 +194,7 @@ def unsafe(parts: Parts) -> Iterator[Violation]:
 
 def template_syntax(parts: Parts) -> Iterator[Violation]:
     documents = [(parts.html_name, parts.html)] + (
-        [("digest.txt", parts.text)] if parts.text is not None else []
+        [(issue_folder.TEXT, parts.text)] if parts.text is not None else []
     )
     for name, document in documents:
         for number, line in enumerate(document.splitlines(), start=1):
@@ -208,19 +214,21 @@ def text_lines(parts: Parts) -> Iterator[Violation]:
         if len(line) > TEXT_WIDTH and not LONE_URL.fullmatch(line.strip()):
             yield Violation(
                 "text-width",
-                f"digest.txt:{number}",
+                f"{issue_folder.TEXT}:{number}",
                 f"{len(line)} characters (at most {TEXT_WIDTH}, unless a URL stands alone)",
             )
         if re.search(r"</?[a-z][a-z0-9]*(\s[^>]*)?>", line) and re.search(
             r"</?(p|a|div|span|br|img|b|i|em|strong|table|td)\b", line
         ):
-            yield Violation("text-html", f"digest.txt:{number}", "HTML markup in the plain-text part")
+            yield Violation(
+                "text-html", f"{issue_folder.TEXT}:{number}", "HTML markup in the plain-text part"
+            )
 
 
 def mime(parts: Parts) -> Iterator[Violation]:
     if parts.message is None:
         return
-    where = "message.eml"
+    where = issue_folder.MESSAGE
     message = email.message_from_bytes(parts.message, policy=policy.default)
     assert isinstance(message, EmailMessage)
     for header in MESSAGE_HEADERS:
@@ -233,7 +241,7 @@ def mime(parts: Parts) -> Iterator[Violation]:
             where,
             "no List-Unsubscribe header (Gmail and Yahoo ask bulk senders for one): set"
             " newsletter.unsubscribe_url or newsletter.unsubscribe_mailto",
-            "warning",
+            Severity.WARNING,
         )
     if "<https://" in unsubscribe and message.get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click":
         yield Violation(
@@ -275,22 +283,13 @@ def check(parts: Parts, rules: tuple[Rule, ...] = RULES) -> list[Violation]:
 
 def read_issue(path: Path) -> Parts:
     """The parts of a built issue: its folder, or a single .html file."""
+    if path.is_dir():
+        built = issue_folder.read_issue(path)
+        tags = built.manifest.merge_tags if built.manifest else ()
+        return Parts(html=built.html, text=built.text, message=built.message, merge_tags=tags)
     try:
-        if path.is_dir():
-            manifest = path / "manifest.json"
-            tags = json.loads(manifest.read_text()).get("merge_tags", []) if manifest.is_file() else []
-            text = path / "digest.txt"
-            message = path / "message.eml"
-            return Parts(
-                html=(path / "index.html").read_text(encoding="utf-8"),
-                text=text.read_text(encoding="utf-8") if text.is_file() else None,
-                message=message.read_bytes() if message.is_file() else None,
-                merge_tags=tuple(tags),
-            )
         return Parts(html=path.read_text(encoding="utf-8"), html_name=path.name)
-    except FileNotFoundError as error:
-        raise InputError(
-            f"not a built issue: {Path(error.filename).name} is missing", path=str(path)
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except FileNotFoundError:
+        raise InputError(f"not a built issue: {path.name} is missing", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read the issue: {error}", path=str(path)) from None

@@ -2,6 +2,8 @@
 
 A pure function of the issue, so the same inputs give byte-identical JSON
 (no clock, no absolute paths: sources are named as the user named them).
+This module alone knows manifest.json's keys: it writes them, and `read_manifest`
+gives the other commands what they need of them as a typed value.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from digest import __version__
 from digest.config import WeightsConfig
-from digest.feeds.load import SourceReport
-from digest.models import Decision, Issue, Item, Pick, Score
+from digest.models import Decision, Issue, Item, Pick, Score, SourceReport
 
 SCHEMA_VERSION = 1
 
@@ -27,7 +29,7 @@ def _item(item: Item) -> dict[str, Any]:
         "published": item.published.isoformat() if item.published else None,
         "categories": list(item.categories),
         "comments": item.comments,
-        "dated_by": item.dated_by,
+        "dated_by": item.dated_by.value,
         "sources": list(item.sources),
     }
 
@@ -62,7 +64,7 @@ def _decision(decision: Decision) -> dict[str, Any]:
 
 
 def _source(report: SourceReport) -> dict[str, Any]:
-    fields = {"source": report.source, "status": report.status, "items": report.items}
+    fields = {"source": report.source, "status": report.status.value, "items": report.items}
     optional = {
         "title": report.title,
         "error": report.error,
@@ -113,3 +115,32 @@ def build_manifest(
 
 def dumps(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestSummary:
+    """What the commands that read an issue back (`send`, `check`) need of its manifest."""
+
+    slug: str
+    subject: str
+    unsubscribe_url: str | None
+    personal_unsubscribe_url: str | None  # with {email} and {token} still to fill
+    merge_tags: tuple[str, ...]
+
+
+def read_manifest(data: bytes) -> ManifestSummary:
+    """The summary of a manifest.json; a broken or foreign one is a `ValueError`."""
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+        issue = manifest["issue"]
+        return ManifestSummary(
+            slug=issue["slug"],
+            subject=issue["subject"],
+            unsubscribe_url=issue.get("unsubscribe_url"),
+            personal_unsubscribe_url=issue.get("personal_unsubscribe_url"),
+            merge_tags=tuple(manifest.get("merge_tags", ())),
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"manifest.json is not a digest manifest ({type(error).__name__}: {error})"
+        ) from None
