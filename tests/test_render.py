@@ -9,12 +9,13 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from digest.build import compose_issue, issue_moment, read_inputs
+from digest.build import compose_issue, read_inputs
 from digest.config import Config
 from digest.errors import RenderError
-from digest.models import NO_SCORE, Pick, Section, Selection
-from digest.render.issue import environment, mjml_to_html, render_issue
+from digest.models import NO_SCORE, Pick, Section, Selection, issue_moment
+from digest.render.issue import mjml_to_html, render_issue
 from digest.render.postprocess import ensure_doctype, inline_css
+from digest.render.templates import environment
 
 from .test_selection import NOW, item
 

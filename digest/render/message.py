@@ -27,6 +27,12 @@ def sender_domain(sender: str) -> str:
     return sender_address(sender).rpartition("@")[2] or "localhost"
 
 
+def message_id(number: int, slug: str, unique: str, sender: str) -> str:
+    """The Message-ID of an issue's message: `unique` tells one copy from another, and the
+    sender's domain is the right-hand side, as RFC 5322 suggests."""
+    return f"<digest.{number}.{slug}.{unique}@{sender_domain(sender)}>"
+
+
 def list_unsubscribe(newsletter: NewsletterConfig, unsubscribe_url: str | None) -> str | None:
     """RFC 2369's header: the https link and the mailto address, each in angle brackets."""
     links = [
@@ -80,7 +86,7 @@ def build_message(issue: Issue, newsletter: NewsletterConfig, moment: dt.datetim
         text=rendered.text,
         html=rendered.html,
         date=moment,
-        message_id=f"<digest.{issue.number}.{issue.slug}.{digest[:16]}@{sender_domain(newsletter.sender)}>",
+        message_id=message_id(issue.number, issue.slug, digest[:16], newsletter.sender),
         unsubscribe_url=rendered.unsubscribe_url,
         boundary=f"=_digest_{digest[:24]}",
     )

@@ -1,7 +1,9 @@
-"""The postprocess stage: an ordered list of small transforms on the email HTML.
+"""What happens to the email after MJML, in order: one list of small steps, each with its tests.
 
-Each transform is a pure `str -> str` function with its own tests; the order
-matters (the doctype is restored after premailer, which drops it).
+HTML: inline the CSS (premailer) → restore the doctype premailer drops → put the editor's
+merge tags back → fill the markers. Text: put the merge tags back → fill the markers.
+Everything before the markers is the personal part `digest send` fills for each subscriber;
+the markers filled for nobody in particular give the generic files.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from premailer import Premailer
+from digest.render.markers import Fill, fill_html, fill_text
+from digest.render.mergetags import Protected
 
-Transform = Callable[[str], str]
+Step = Callable[[str], str]
 
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>\s*", re.IGNORECASE)
 
@@ -26,6 +30,8 @@ def inline_css(html: str) -> str:
       `width="550"` on images to `width="100%"`, which Outlook renders at full size;
     - strip_important=False: `!important` is what lets `@media` rules win over inline styles.
     """
+    from premailer import Premailer  # lxml and cssutils with it: only when an email is rendered
+
     return str(
         Premailer(
             html,
@@ -44,10 +50,35 @@ def ensure_doctype(html: str) -> str:
     return "<!doctype html>\n" + _DOCTYPE.sub("", html, count=1)
 
 
-TRANSFORMS: Sequence[Transform] = (inline_css, ensure_doctype)
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A part after its steps: with markers (`personal`), and filled for nobody (`generic`)."""
+
+    personal: str
+    generic: str
 
 
-def postprocess(html: str, transforms: Sequence[Transform] = TRANSFORMS) -> str:
-    for transform in transforms:
-        html = transform(html)
-    return html
+def run(document: str, steps: Sequence[Step]) -> str:
+    for step in steps:
+        document = step(document)
+    return document
+
+
+def html_steps(protected: Protected) -> tuple[Step, ...]:
+    """The HTML's steps up to the markers. Order matters: the doctype after premailer, which
+    drops it; the merge tags after premailer, which (through lxml) percent-encodes links."""
+    return (inline_css, ensure_doctype, protected.restore_html)
+
+
+def text_steps(protected: Protected) -> tuple[Step, ...]:
+    return (protected.restore_text,)
+
+
+def finish_html(html: str, protected: Protected, nobody: Fill) -> Finished:
+    personal = run(html, html_steps(protected))
+    return Finished(personal, fill_html(personal, nobody))
+
+
+def finish_text(text: str, protected: Protected, nobody: Fill) -> Finished:
+    personal = run(text, text_steps(protected))
+    return Finished(personal, fill_text(personal, nobody))
