@@ -9,10 +9,12 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from digest.errors import LockedError
+
+LOCK_NAME = "send.lock"
 
 
 @contextmanager
@@ -29,3 +31,8 @@ def exclusive(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)
+
+
+def sender_lock(state_dir: Path) -> AbstractContextManager[None]:
+    """One `digest send` or `digest run` at a time, per state folder."""
+    return exclusive(state_dir / LOCK_NAME)

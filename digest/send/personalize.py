@@ -1,45 +1,24 @@
-"""One rendered issue, a copy for each subscriber: their greeting and their unsubscribe link.
-
-The issue is rendered once, with markers where a recipient's details go (`personal.html`,
-`personal.txt` in the issue folder); the generic files (`index.html`, `digest.txt`,
-`message.eml`) fill the markers for nobody in particular, and `digest send` fills them for
-each subscriber. Markers are plain ASCII words that MJML, premailer and lxml leave alone.
-"""
+"""Each subscriber's own values: the greeting with their name, and an unsubscribe link that
+only they could have (an HMAC token of their address), filled into the issue's markers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
-import html
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
-GREETING = "DIGESTRECIPIENTGREETING"
-UNSUBSCRIBE = "https://digest-recipient.invalid/unsubscribe"
-PERSONAL_FIELDS = ("{email}", "{token}")
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    email: str
-    name: str = ""
+from digest.config import Config
+from digest.issue_folder import PersonalIssue
+from digest.models import Recipient
+from digest.render.markers import Fill, fill_html, fill_text
+from digest.render.message import compose, message_id
+from digest.send.subscribers import normalized
 
 
 def token(secret: str, email: str) -> str:
     """The unsubscribe token: an HMAC of the address, so nobody can forge another's link."""
     return hmac.new(secret.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def is_personal(url: str | None) -> bool:
-    return bool(url) and any(field in (url or "") for field in PERSONAL_FIELDS)
-
-
-def generic_url(url: str) -> str:
-    """The link for nobody in particular: query parameters that would carry {email} or {token}
-    are left out ("…/unsubscribe?u={email}&t={token}" → "…/unsubscribe")."""
-    parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_personal(v)]
-    return urlunsplit(parts._replace(query=urlencode(kept, safe="{}")))
 
 
 def personal_url(url: str, recipient: Recipient, secret: str | None) -> str:
@@ -57,16 +36,32 @@ def greeting_for(recipient: Recipient | None, greeting: str, fallback: str) -> s
     return fallback
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    greeting: str
-    unsubscribe: str | None
-
-
-def fill_html(document: str, fill: Fill) -> str:
-    document = document.replace(GREETING, html.escape(fill.greeting, quote=False))
-    return document.replace(UNSUBSCRIBE, html.escape(fill.unsubscribe or "", quote=True))
-
-
-def fill_text(document: str, fill: Fill) -> str:
-    return document.replace(GREETING, fill.greeting).replace(UNSUBSCRIBE, fill.unsubscribe or "")
+def personal_message(
+    issue: PersonalIssue,
+    recipient: Recipient,
+    config: Config,
+    *,
+    now: dt.datetime,
+    secret: str | None,
+    test: bool = False,
+) -> bytes:
+    """The message for one subscriber: their greeting and unsubscribe link in both parts and in
+    List-Unsubscribe, their address in To. A test copy is marked [TEST] in its subject."""
+    send = config.send
+    unsubscribe = personal_url(issue.unsubscribe_url, recipient, secret) if issue.unsubscribe_url else None
+    fill = Fill(greeting_for(recipient, send.greeting, send.greeting_fallback), unsubscribe)
+    key = hashlib.sha256(f"{issue.number}\0{normalized(recipient.email)}".encode()).hexdigest()[:20]
+    # The same id for the same issue and recipient: a copy sent again is recognisably the same.
+    unique = f"{'test.' if test else ''}{key}"
+    to = f"{recipient.name} <{recipient.email}>" if recipient.name else recipient.email
+    message = compose(
+        newsletter=config.newsletter,
+        subject=f"[TEST] {issue.subject}" if test else issue.subject,
+        text=fill_text(issue.text, fill),
+        html=fill_html(issue.html, fill),
+        date=now,
+        message_id=message_id(issue.number, issue.slug, unique, config.newsletter.sender),
+        unsubscribe_url=unsubscribe,
+        to=to,
+    )
+    return message.as_bytes()

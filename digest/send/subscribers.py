@@ -15,7 +15,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import InputError, read_input
-from digest.send.personalize import Recipient
+from digest.models import Recipient
 
 SKIPPED_STATUSES = {"unsubscribed", "bounced"}
 

@@ -1,0 +1,54 @@
+"""The secrets a send needs, from the environment (or a file): never from digest.toml.
+
+The environment is passed in, so the library reads no global and tests give their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest.config import Config, SmtpConfig
+from digest.errors import ConfigError
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    password: str | None  # the SMTP password
+    unsubscribe: str | None  # signs the unsubscribe links' {token}
+
+
+def check_transport(config: SmtpConfig) -> None:
+    """No password over an unencrypted connection, except to this machine."""
+    if config.security == "none" and config.username and config.host not in LOOPBACK:
+        raise ConfigError(
+            f"smtp.security is 'none': AUTH to {config.host} would send the password in the clear"
+        )
+
+
+def smtp_password(config: Config, env: Mapping[str, str]) -> str | None:
+    """`smtp.password_file`'s content, else `$smtp.password_env`."""
+    smtp = config.smtp
+    if smtp.password_file:
+        try:
+            return Path(config.resolve(smtp.password_file)).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"smtp.password_file: cannot read it ({error.strerror})") from None
+    return env.get(smtp.password_env) or None
+
+
+def read_secrets(
+    config: Config, env: Mapping[str, str], *, unsubscribe_url: str | None, smtp: bool = True
+) -> Secrets:
+    """What sending an issue whose unsubscribe link is `unsubscribe_url` needs: the unsubscribe
+    secret when the link has {token}, and (to talk to the server at all, `smtp`) the password."""
+    unsubscribe = env.get(config.send.secret_env) or None
+    if unsubscribe_url and "{token}" in unsubscribe_url and not unsubscribe:
+        raise ConfigError(f"the unsubscribe link has {{token}}: set the secret in ${config.send.secret_env}")
+    if not smtp:
+        return Secrets(None, unsubscribe)
+    check_transport(config.smtp)
+    return Secrets(smtp_password(config, env), unsubscribe)

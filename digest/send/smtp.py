@@ -1,0 +1,159 @@
+"""One SMTP session to the relay: TLS or STARTTLS (certificates always verified), AUTH, and
+the delivery of one message with a typed result.
+
+A fault worth retrying (4xx, a lost connection, a timeout) comes back as `DEFERRED`; a
+permanent refusal (5xx) as `REFUSED`; a connection lost after the message data went out as
+`UNCONFIRMED` (the server may have it). What cannot get better by retrying (TLS failed, the
+password refused, no STARTTLS) raises `SendError`.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from digest.config import SmtpConfig
+from digest.errors import ConfigError, SendError
+from digest.models import Recipient
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    REFUSED = "refused"  # permanently: 5xx
+    DEFERRED = "deferred"  # for now: 4xx, a lost connection, a timeout; the server has no copy
+    UNCONFIRMED = "unconfirmed"  # the connection went during the data: the server may have it
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    outcome: Outcome
+    reply: str  # the server's reply, or what went wrong
+
+
+class _Unreachable(Exception):
+    """No session could be opened this time (refused, timed out): worth retrying."""
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    body = text.decode(errors="replace") if isinstance(text, bytes) else text
+    return f"{code} {' '.join(body.split())}"
+
+
+def _refusal(code: int, text: bytes | str) -> Delivery:
+    return Delivery(Outcome.DEFERRED if code < 500 else Outcome.REFUSED, _reply(code, text))
+
+
+def _login(smtp: smtplib.SMTP, user: str, secret: str) -> None:
+    """AUTH with one mechanism. smtplib's login() tries the next mechanism after a refusal,
+    which some servers never answer; a refused password is refused, whatever the mechanism."""
+    smtp.user, smtp.password = user, secret
+    offered = (smtp.esmtp_features.get("auth") or "").upper().split()
+    mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+    if mechanism is None:
+        raise SendError(f"the server offers no AUTH mechanism digest speaks ({' '.join(offered) or 'none'})")
+    authobject = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
+    smtp.auth(mechanism, authobject, initial_response_ok=True)
+
+
+class Session:
+    """One SMTP connection at a time, opened when needed, reopened after a failure."""
+
+    def __init__(self, config: SmtpConfig, password: str | None, resolve: Callable[[str], str]) -> None:
+        self.config = config
+        self._password = password
+        self._resolve = resolve  # a path from the config (the CA file), made absolute
+        self._smtp: smtplib.SMTP | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        cafile = self._resolve(self.config.ca_file) if self.config.ca_file else None
+        return ssl.create_default_context(cafile=cafile)  # verifies the certificate and the host name
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        if c.security == "tls":
+            return smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
+        smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        smtp.ehlo_or_helo_if_needed()
+        if c.security == "starttls":
+            if not smtp.has_extn("starttls"):
+                smtp.close()
+                raise SendError(f"{c.host}:{c.port} does not offer STARTTLS; not sending in the clear")
+            smtp.starttls(context=self._context())
+            smtp.ehlo()
+        return smtp
+
+    def _authenticate(self, smtp: smtplib.SMTP) -> None:
+        c = self.config
+        if not c.username:
+            return
+        if self._password is None:
+            smtp.close()
+            raise ConfigError(f"smtp.username is set but there is no password in ${c.password_env}")
+        try:
+            _login(smtp, c.username, self._password)
+        except smtplib.SMTPAuthenticationError as error:
+            smtp.close()
+            raise SendError(f"{c.host}: authentication failed ({error.smtp_code})") from None
+        except SendError:
+            smtp.close()
+            raise
+
+    def open(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        c = self.config
+        try:
+            smtp = self._connect()
+            smtp.ehlo_or_helo_if_needed()
+            self._authenticate(smtp)
+        except ssl.SSLError as error:
+            raise SendError(f"{c.host}:{c.port}: TLS failed: {error.reason or error}") from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise _Unreachable(f"cannot connect to {c.host}:{c.port}: {error}") from None
+        self._smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        """QUIT politely; a connection that is gone already is just closed."""
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def drop(self) -> None:
+        """Close without QUIT, after a failure: the next delivery opens a new connection."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def deliver(
+        self, sender: str, recipient: Recipient, data: bytes, before_data: Callable[[], None]
+    ) -> Delivery:
+        """One message to one recipient. `before_data` runs just before the data goes out: from
+        then on the server may end up with the message, and the caller's ledger must say so."""
+        try:
+            smtp = self.open()
+            for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient.email)):
+                code, text = command(argument)
+                if code >= 400:
+                    smtp.rset()
+                    return _refusal(code, text)
+        except _Unreachable as error:
+            return Delivery(Outcome.DEFERRED, str(error))
+        except (OSError, smtplib.SMTPException) as error:
+            self.drop()
+            return Delivery(Outcome.DEFERRED, f"{type(error).__name__}: {error}")
+        before_data()
+        try:
+            code, text = smtp.data(data)
+        except smtplib.SMTPDataError as error:  # the server refused to take data at all
+            return _refusal(error.smtp_code, error.smtp_error)
+        except (OSError, smtplib.SMTPException) as error:
+            self.drop()
+            return Delivery(Outcome.UNCONFIRMED, f"connection lost during delivery: {error}")
+        return Delivery(Outcome.SENT, _reply(code, text)) if code == 250 else _refusal(code, text)
