@@ -14,10 +14,11 @@ from pathlib import Path
 
 import feedparser
 
-from digest.build import build, issue_moment
+from digest.build import build
 from digest.config import Config
 from digest.feeds.fetch import Limits
 from digest.feeds.load import Source, load_sources
+from digest.models import issue_moment
 from digest.resources import sample_dir
 
 ITEMS = 20_000

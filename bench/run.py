@@ -28,8 +28,9 @@ import bench_selection
 import bench_send
 from measure import run_measured
 
-from digest.build import build, compose_issue, issue_moment, read_inputs
+from digest.build import build, compose_issue, read_inputs
 from digest.config import load_config
+from digest.models import issue_moment
 from digest.render.issue import mjml_to_html
 from digest.render.postprocess import inline_css
 from digest.resources import sample_dir

@@ -1,9 +1,9 @@
 """The one place that knows the order of the stages.
 
-sources → normalize → select → render → outputs.
+feeds (read, normalize) → selection → render → check → the issue folder.
 
-`compose_issue` is pure (inputs, config and `now` in; an `Issue` out); reading
-inputs and writing the folder are the side effects at either end.
+`compose_issue` is pure (inputs, config and `now` in; an `Issue` and its files out);
+reading the inputs and writing the folder are the side effects at either end.
 """
 
 from __future__ import annotations
@@ -15,28 +15,31 @@ from pathlib import Path
 
 import httpx
 
+from digest import issue_folder
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.feeds.fetch import Limits
-from digest.feeds.load import Loaded, Source, SourceReport, load_analytics, load_sources
+from digest.feeds.load import Loaded, Source, load_sources
 from digest.feeds.normalize import merge_duplicates
-from digest.issue_folder import write_folder
-from digest.models import Feed, History, Issue, Item, Rendered, Selection
-from digest.render.issue import environment, render_issue
+from digest.models import (
+    Feed,
+    History,
+    Issue,
+    Item,
+    Rendered,
+    Selection,
+    SourceReport,
+    SourceStatus,
+)
+from digest.render.issue import render_issue
 from digest.render.manifest import build_manifest, dumps
 from digest.render.message import build_message
+from digest.render.templates import environment
+from digest.selection.analytics import load_analytics
 from digest.selection.picks import NO_PICKS, Picks, combine, load_picks
 from digest.selection.select import FIRST_ISSUE, drop_last, issue_window, select
 from digest.state import State, open_state
-
-HTML_FILE = "index.html"
-TEXT_FILE = "digest.txt"
-MANIFEST_FILE = "manifest.json"
-MESSAGE_FILE = "message.eml"
-# The parts with markers for each subscriber's greeting and unsubscribe link: what `digest send` fills.
-PERSONAL_HTML = "personal.html"
-PERSONAL_TEXT = "personal.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +58,9 @@ class Built:
     warnings: tuple[str, ...]
 
 
-def issue_moment(date: dt.date) -> dt.datetime:
-    """An issue dated D covers the stories published before D began (UTC)."""
-    return dt.datetime.combine(date, dt.time.min, tzinfo=dt.UTC)
+def issue_day(config: Config, today: dt.date) -> dt.date:
+    """The date of the issue to build: the config's `issue.date` (or `--date`), else today."""
+    return config.issue.date or today
 
 
 def limits(config: Config) -> Limits:
@@ -67,7 +70,7 @@ def limits(config: Config) -> Limits:
 
 def _check(loaded: Loaded, config: Config) -> None:
     """One failing source is a warning; all failing, or any under `sources.strict`, is fatal."""
-    failed = [r for r in loaded.reports if r.status == "failed"]
+    failed = [r for r in loaded.reports if r.status is SourceStatus.FAILED]
     if failed and config.sources.strict:
         first = failed[0]
         raise SourceError(
@@ -85,6 +88,8 @@ def read_inputs(
     transport: httpx.AsyncBaseTransport | None = None,
     reuse: Mapping[str, Feed] | None = None,
 ) -> Inputs:
+    """Every input of an issue: the feeds (through the feed cache in `state`), the analytics
+    export and the editor's picks. `reuse`: feeds already read, by location (the preview's)."""
     if not config.sources.feeds:
         where = str(config.path) if config.path else "digest.toml"
         raise ConfigError("no feeds: set sources.feeds or pass --feed", path=where)
@@ -100,6 +105,12 @@ def read_inputs(
 
 
 def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: History = FIRST_ISSUE) -> Built:
+    """The issue dated `now`, from its inputs and what earlier issues did: pure, no I/O.
+
+    Selects the stories (`NothingNewError` below `selection.min_items`), renders them within
+    the HTML size budget, composes `message.eml`, runs the inbox check (its violations become
+    warnings) and writes the manifest over the other files.
+    """
     date = now.date()
     window = issue_window(now, config.selection, history)
     choice = select(
@@ -136,19 +147,19 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
         rendered=rendered,
         window=window,
     )
-    files = {
-        HTML_FILE: rendered.html.encode("utf-8"),
-        TEXT_FILE: rendered.text.encode("utf-8"),
-        MESSAGE_FILE: build_message(issue, config.newsletter, now),
-        PERSONAL_HTML: rendered.personal_html.encode("utf-8"),
-        PERSONAL_TEXT: rendered.personal_text.encode("utf-8"),
-    }
+    contents = issue_folder.Contents(
+        html=rendered.html,
+        text=rendered.text,
+        message=build_message(issue, config.newsletter, now),
+        personal_html=rendered.personal_html,
+        personal_text=rendered.personal_text,
+    )
     tags = merge_tags(rendered)
-    parts = Parts(rendered.html, text=rendered.text, message=files[MESSAGE_FILE], merge_tags=tags)
+    parts = Parts(rendered.html, text=rendered.text, message=contents.message, merge_tags=tags)
     warnings += tuple(str(v) for v in check(parts))
+    files = contents.files()
     manifest = build_manifest(issue, inputs.reports, files, warnings, config.selection.weights, tags)
-    files[MANIFEST_FILE] = dumps(manifest)
-    return Built(issue=issue, files=files, warnings=warnings)
+    return Built(issue=issue, files=issue_folder.with_manifest(files, dumps(manifest)), warnings=warnings)
 
 
 def merge_tags(rendered: Rendered) -> tuple[str, ...]:
@@ -179,6 +190,6 @@ def build(config: Config, now: dt.datetime, out_dir: Path, state_dir: Path) -> t
     with open_state(state_dir) as state:
         inputs = read_inputs(config, state)
         built = compose_issue(inputs, config, now, state.history(now.date()))
-        folder = write_folder(out_dir / built.issue.slug, built.files)
+        folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)
         state.record_issue(built.issue, folder)
     return folder, built

@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 import webbrowser
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,10 +23,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import __version__
+from digest.build import Built, issue_day
 from digest.build import build as build_issue
-from digest.build import issue_moment
+from digest.check import Severity, read_issue
 from digest.check import check as run_check
-from digest.check import read_issue
 from digest.config import (
     CONFIG_NAME,
     Config,
@@ -38,14 +38,15 @@ from digest.config import (
     state_dir,
     with_overrides,
 )
-from digest.errors import ConfigError, DigestError, ExitCode, SendError
+from digest.errors import ConfigError, DigestError, ExitCode
 from digest.init import init_newsletter
-from digest.models import Selection
+from digest.models import Selection, issue_moment
+from digest.run import run_issue
 from digest.selection.explain import COLUMNS, rows
-from digest.send.commands import dry_run as dry_run_issue
-from digest.send.commands import send_built_issue, send_test, sender_lock
-from digest.state import open_state
-from digest.web.archive import build_archive
+from digest.send import SendReport, Unconfirmed, send_all, send_test
+from digest.send import dry_run as dry_run_issue
+from digest.state import past_issues
+from digest.web.archive import write_archive
 from digest.web.preview import Preview
 from digest.web.preview import start as start_preview
 
@@ -160,38 +161,34 @@ def _settings(config: Path | None, *, feeds: list[str] | None = None, **flags: A
     return with_overrides(settings, feeds=feeds, date=date.date() if date else None, **flags)
 
 
-def _build(settings: Config, *, explain: bool = False) -> Path:
-    cwd = Path.cwd()
-    day = settings.issue.date or dt.datetime.now(dt.UTC).date()
-    folder, built = build_issue(
-        settings, issue_moment(day), output_dir(settings, cwd), state_dir(settings, cwd)
-    )
+def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
     for warning in built.warnings:
         _say("warning", warning)
     if explain:
         _print_explanation(built.issue.selection)
     typer.echo(str(folder))
-    return folder
 
 
-def _send(settings: Config, which: str | None, unconfirmed: str | None, *, locked: bool = False) -> None:
-    total = 0
+def _build(settings: Config, *, explain: bool = False) -> None:
+    cwd = Path.cwd()
+    now = issue_moment(issue_day(settings, dt.datetime.now(dt.UTC).date()))
+    folder, built = build_issue(settings, now, output_dir(settings, cwd), state_dir(settings, cwd))
+    _report_build(folder, built, explain=explain)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; nothing when stderr is a file or a pipe (cron)."""
     with Progress(transient=True, console=Console(stderr=True), disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("sending", total=None)
 
         def progress(done: int, of: int) -> None:
             bar.update(task, completed=done, total=of)
 
-        report = send_built_issue(
-            settings,
-            state_dir(settings, Path.cwd()),
-            which,
-            now=dt.datetime.now(dt.UTC),
-            unconfirmed=unconfirmed,
-            progress=progress,
-            locked=locked,
-        )
-        total = report.total
+        yield progress
+
+
+def _report_send(settings: Config, report: SendReport) -> None:
     for line, address, why in report.invalid:
         _say("warning", f"{settings.send.subscribers}:{line}: {address!r} skipped: {why}")
     for email, reply in sorted(report.failed.items()):
@@ -203,14 +200,11 @@ def _send(settings: Config, which: str | None, unconfirmed: str | None, *, locke
             "warning", f"{email}: unconfirmed: {reply}; rerun with --unconfirmed resend or --unconfirmed skip"
         )
     typer.echo(f"digest: {report.summary()}")
-    if not report.complete:
-        raise SendError(
-            f"{total - report.sent - report.already_sent} of {total} recipients not sent; a rerun resumes"
-        )
+    report.raise_if_incomplete()
 
 
 UnconfirmedOption = Annotated[
-    str | None,
+    Unconfirmed | None,
     typer.Option(
         "--unconfirmed",
         help="What to do with recipients an interrupted run may or may not have reached: resend or skip.",
@@ -241,18 +235,27 @@ def send(
     Example: digest send 2025-11-24 --test editor@example.org
     """
     with _exit_codes():
-        if unconfirmed not in (None, "resend", "skip"):
-            raise ConfigError(f"--unconfirmed takes resend or skip, not {unconfirmed!r}")
+        if test and dry_run:
+            raise ConfigError("--test and --dry-run: choose one")
         settings = _settings(config)
-        now = dt.datetime.now(dt.UTC)
+        now, folder = dt.datetime.now(dt.UTC), state_dir(settings, Path.cwd())
         if test:
-            send_test(settings, state_dir(settings, Path.cwd()), issue, test, now=now)
+            send_test(settings, folder, issue, test, now=now, env=os.environ)
             typer.echo(f"digest: test copy sent to {test}")
         elif dry_run:
-            folder = dry_run_issue(settings, state_dir(settings, Path.cwd()), issue, None, now=now)
-            typer.echo(str(folder))
+            typer.echo(str(dry_run_issue(settings, folder, issue, None, now=now, env=os.environ)))
         else:
-            _send(settings, issue, unconfirmed)
+            with _progress_bar() as progress:
+                report = send_all(
+                    settings,
+                    folder,
+                    issue,
+                    now=now,
+                    env=os.environ,
+                    unconfirmed=unconfirmed,
+                    progress=progress,
+                )
+            _report_send(settings, report)
 
 
 @app.command()
@@ -263,10 +266,19 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
     """
     with _exit_codes():
         settings = _settings(config)
-        # The lock first: a second run exits 7 at once, before it builds anything.
-        with sender_lock(state_dir(settings, Path.cwd())):
-            folder = _build(settings)
-            _send(settings, folder.name, unconfirmed, locked=True)
+        cwd = Path.cwd()
+        with _progress_bar() as progress:
+            report = run_issue(
+                settings,
+                now=dt.datetime.now(dt.UTC),
+                out_dir=output_dir(settings, cwd),
+                state_dir=state_dir(settings, cwd),
+                env=os.environ,
+                unconfirmed=unconfirmed,
+                on_built=_report_build,
+                progress=progress,
+            )
+        _report_send(settings, report)
 
 
 @app.command()
@@ -307,8 +319,7 @@ def history(config: ConfigOption = None) -> None:
     """
     with _exit_codes():
         settings = _settings(config)
-        with open_state(state_dir(settings, Path.cwd())) as state:
-            rows = state.past_issues()
+        rows = past_issues(state_dir(settings, Path.cwd()))
         table = Table("no.", "date", "subject", "stories", "sent", box=box.SIMPLE)
         for row in rows:
             table.add_row(str(row.number), row.date.isoformat(), row.subject, str(row.items), row.send_status)
@@ -331,9 +342,10 @@ def archive(
     """
     with _exit_codes():
         settings = _settings(config)
-        with open_state(state_dir(settings, Path.cwd())) as state:
-            rows = state.past_issues()
-        folder = build_archive(settings, rows, (out.absolute() if out else archive_dir(settings, Path.cwd())))
+        cwd = Path.cwd()
+        folder = write_archive(
+            settings, state_dir(settings, cwd), out.absolute() if out else archive_dir(settings, cwd)
+        )
         typer.echo(str(folder))
 
 
@@ -353,7 +365,7 @@ def check(
         violations = run_check(read_issue(path))
         for violation in violations:
             typer.echo(f"{path}/{violation}" if path.is_dir() else f"{path.parent}/{violation}")
-        errors = sum(1 for v in violations if v.severity == "error")
+        errors = sum(1 for v in violations if v.severity is Severity.ERROR)
         warnings = len(violations) - errors
         typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}: {path}")
         if errors:

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from digest.build import build, issue_moment
+from digest.build import build
 from digest.config import load_config
 from digest.errors import OutputError, RenderError
 from digest.issue_folder import write_folder
+from digest.models import issue_moment
 
 from .conftest import HttpServer, Route
 

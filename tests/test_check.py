@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import build, issue_moment
+from digest.build import build
 from digest.check import Parts, check, read_issue
 from digest.config import load_config
+from digest.models import issue_moment
 
 from .conftest import Cli
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import compose_issue, issue_moment, read_inputs
+from digest.build import compose_issue, read_inputs
 from digest.config import Config
+from digest.models import issue_moment
 
 GOLDEN = Path(__file__).parent / "golden" / "sample"
 

@@ -7,8 +7,9 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from digest.build import compose_issue, issue_moment, read_inputs
+from digest.build import compose_issue, read_inputs
 from digest.config import Config
+from digest.models import issue_moment
 
 
 def message_of(config: Config) -> EmailMessage:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import compose_issue, issue_moment, read_inputs
+from digest.build import compose_issue, read_inputs
 from digest.check import Parts, check
 from digest.config import Config
-from digest.models import NO_SCORE, Item, Pick, Section, Selection
+from digest.models import NO_SCORE, Item, Pick, Section, Selection, issue_moment
 from digest.render.issue import render_issue
 
 MJML = Path(__file__).parent / "node" / "node_modules" / ".bin" / "mjml"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from digest.build import compose_issue, issue_moment, read_inputs
+from digest.build import compose_issue, read_inputs
 from digest.config import Config
+from digest.models import issue_moment
 from digest.render.plaintext import TEXT_WIDTH, excerpt, paragraphs, wrap
 
 

@@ -17,11 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import build, issue_moment
+from digest.build import build
 from digest.config import load_config
-from digest.send.commands import BuiltIssue, send_issue
+from digest.issue_folder import read_personal
+from digest.models import issue_moment
+from digest.send.delivery import send_issue
 from digest.send.lock import exclusive
 from digest.send.personalize import token
+from digest.send.secrets import Secrets
 from digest.send.subscribers import load_subscribers
 from digest.state import open_state
 
@@ -284,14 +287,12 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) ->
 
     with open_state(tmp_path / "state") as state:
         report = send_issue(
-            BuiltIssue.read(folder, built.issue.number),
+            read_personal(folder, built.issue.number),
             load_subscribers(tmp_path / "news" / "subscribers.csv", "subscribers.csv"),
             state.ledger(built.issue.number),
             config,
             now=dt.datetime(2025, 11, 24, tzinfo=dt.UTC),
-            password=PASSWORD,
-            secret=SECRET,
-            base=config.resolve,
+            secrets=Secrets(PASSWORD, SECRET),
             sleep=sleep,
             clock=lambda: now[0],
         )

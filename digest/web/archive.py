@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from digest import __version__
+from digest import __version__, issue_folder
 from digest.config import Config, user_templates
-from digest.errors import InputError
-from digest.issue_folder import write_folder
-from digest.render.issue import environment
-from digest.state import PastIssueRow
+from digest.models import IssueSummary, issue_moment
+from digest.render.templates import environment
+from digest.state import past_issues
 
 ATOM = "http://www.w3.org/2005/Atom"
 INDEX_TEMPLATE = "archive/index.html.j2"
+INDEX = "index.html"  # the archive's front page, and each issue's page in its own folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +40,14 @@ class Entry:
 
     @property
     def moment(self) -> str:
-        return dt.datetime.combine(self.date, dt.time.min, tzinfo=dt.UTC).isoformat()
+        return issue_moment(self.date).isoformat()
 
 
-def _entries(rows: list[PastIssueRow]) -> list[Entry]:
-    entries = []
-    for row in rows:
-        page = row.folder / "index.html"
-        try:
-            html = page.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(
-                f"issue {row.number} is gone from its folder ({error.strerror})", path=str(page)
-            ) from None
-        entries.append(Entry(row.number, row.date, row.date.isoformat(), row.subject, html))
-    return entries
+def _entries(rows: list[IssueSummary]) -> list[Entry]:
+    return [
+        Entry(row.number, row.date, row.date.isoformat(), row.subject, issue_folder.read_page(row.folder))
+        for row in rows
+    ]
 
 
 def _url(base: str | None, path: str) -> str:
@@ -124,7 +117,12 @@ def json_feed(config: Config, entries: list[Entry]) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def build_archive(config: Config, rows: list[PastIssueRow], out: Path) -> Path:
+def write_archive(config: Config, state_dir: Path, out: Path) -> Path:
+    """`digest archive`: every issue the state database knows, as a web archive in `out`."""
+    return build_archive(config, past_issues(state_dir), out)
+
+
+def build_archive(config: Config, rows: list[IssueSummary], out: Path) -> Path:
     """The whole archive, written whole (a temporary folder renamed into place)."""
     entries = _entries(rows)
     env = environment(user_templates(config))
@@ -132,9 +130,9 @@ def build_archive(config: Config, rows: list[PastIssueRow], out: Path) -> Path:
         newsletter=config.newsletter, theme=config.theme, issues=entries
     )
     files = {
-        "index.html": index.encode("utf-8"),
+        INDEX: index.encode("utf-8"),
         "feed.atom": atom(config, entries),
         "feed.json": json_feed(config, entries),
     }
-    files.update({f"{entry.slug}/index.html": entry.html.encode("utf-8") for entry in entries})
-    return write_folder(out, files)
+    files.update({f"{entry.slug}/{INDEX}": entry.html.encode("utf-8") for entry in entries})
+    return issue_folder.write_folder(out, files)

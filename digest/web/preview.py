@@ -25,11 +25,12 @@ from typing import Any
 
 from watchfiles import watch
 
-from digest.build import Built, compose_issue, issue_moment, read_inputs
+from digest import issue_folder
+from digest.build import Built, compose_issue, issue_day, read_inputs
 from digest.config import Config, user_templates
 from digest.errors import DigestError
-from digest.models import Feed
-from digest.render.issue import environment
+from digest.models import Feed, issue_moment
+from digest.render.templates import environment
 from digest.resources import templates_dir
 from digest.selection.explain import COLUMNS, rows
 from digest.state import open_state
@@ -67,7 +68,7 @@ class Preview:
         start = time.perf_counter()
         built, error = None, None
         try:
-            day = self.config.issue.date or dt.datetime.now(dt.UTC).date()
+            day = issue_day(self.config, dt.datetime.now(dt.UTC).date())
             with open_state(self.state_dir) as state:
                 reuse = {} if self.refetch else self._feeds
                 inputs = read_inputs(self.config, state, reuse=reuse)
@@ -110,7 +111,7 @@ class Preview:
 
 
 def _headers(built: Built) -> list[tuple[str, str]]:
-    message = email.message_from_bytes(built.files["message.eml"], policy=policy.default)
+    message = email.message_from_bytes(built.files[issue_folder.MESSAGE], policy=policy.default)
     wanted = ("From", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
     return [(name, " ".join(str(message[name]).split())) for name in wanted if message[name]]
 

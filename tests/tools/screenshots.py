@@ -14,8 +14,9 @@ from pathlib import Path
 
 from playwright.sync_api import Playwright, sync_playwright
 
-from digest.build import build, issue_moment
+from digest.build import build
 from digest.config import load_config
+from digest.models import issue_moment
 from digest.resources import sample_dir
 from tests.tools.browser import CHROMIUM, FLAGS
 
