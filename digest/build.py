@@ -19,9 +19,7 @@ from digest import issue_folder
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
-from digest.feeds.fetch import Limits
-from digest.feeds.load import Loaded, Source, load_sources
-from digest.feeds.normalize import merge_duplicates
+from digest.feeds import Limits, Loaded, Source, load_sources, merge_duplicates
 from digest.models import (
     Feed,
     History,
@@ -32,13 +30,18 @@ from digest.models import (
     SourceReport,
     SourceStatus,
 )
-from digest.render.issue import render_issue
-from digest.render.manifest import build_manifest, dumps
-from digest.render.message import build_message
-from digest.render.templates import environment
-from digest.selection.analytics import load_analytics
-from digest.selection.picks import NO_PICKS, Picks, combine, load_picks
-from digest.selection.select import FIRST_ISSUE, drop_last, issue_window, select
+from digest.render import build_manifest, build_message, environment, manifest_json, render_issue
+from digest.selection import (
+    FIRST_ISSUE,
+    NO_PICKS,
+    Picks,
+    combine,
+    drop_last,
+    issue_window,
+    load_analytics,
+    load_picks,
+    select,
+)
 from digest.state import State, open_state
 
 
@@ -159,7 +162,9 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
     warnings += tuple(str(v) for v in check(parts))
     files = contents.files()
     manifest = build_manifest(issue, inputs.reports, files, warnings, config.selection.weights, tags)
-    return Built(issue=issue, files=issue_folder.with_manifest(files, dumps(manifest)), warnings=warnings)
+    return Built(
+        issue=issue, files=issue_folder.with_manifest(files, manifest_json(manifest)), warnings=warnings
+    )
 
 
 def merge_tags(rendered: Rendered) -> tuple[str, ...]:

@@ -42,13 +42,11 @@ from digest.errors import ConfigError, DigestError, ExitCode
 from digest.init import init_newsletter
 from digest.models import Selection, issue_moment
 from digest.run import run_issue
-from digest.selection.explain import COLUMNS, rows
+from digest.selection import EXPLAIN_COLUMNS, explain_rows
 from digest.send import SendReport, Unconfirmed, send_all, send_test
 from digest.send import dry_run as dry_run_issue
 from digest.state import past_issues
-from digest.web.archive import write_archive
-from digest.web.preview import Preview
-from digest.web.preview import start as start_preview
+from digest.web import Preview, start_preview, write_archive
 
 app = typer.Typer(
     name="digest",
@@ -393,8 +391,8 @@ def _print_table(table: Table) -> None:
 
 
 def _print_explanation(selection: Selection) -> None:
-    table = Table(*COLUMNS, box=box.SIMPLE, show_lines=False, expand=False)
-    for row in rows(selection):
+    table = Table(*EXPLAIN_COLUMNS, box=box.SIMPLE, show_lines=False, expand=False)
+    for row in explain_rows(selection):
         table.add_row(*row)
     _print_table(table)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import InputError, OutputError
-from digest.render.manifest import ManifestSummary, read_manifest
+from digest.render import ManifestSummary, read_manifest
 
 HTML = "index.html"  # the email's HTML part, for nobody in particular; also the archive's page
 TEXT = "digest.txt"  # the plain-text part

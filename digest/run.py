@@ -13,8 +13,7 @@ from pathlib import Path
 from digest.build import Built, build, issue_day
 from digest.config import Config
 from digest.models import issue_moment
-from digest.send import SendReport, Unconfirmed, send_all, sender_lock
-from digest.send.delivery import Progress
+from digest.send import Progress, SendReport, Unconfirmed, send_all, sender_lock
 
 
 def run_issue(

@@ -113,7 +113,7 @@ def build_manifest(
     }
 
 
-def dumps(manifest: Mapping[str, Any]) -> bytes:
+def manifest_json(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 

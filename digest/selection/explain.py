@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from digest.models import Decision, Outcome, Selection
 
-COLUMNS = ("outcome", "section", "score", "views", "comments", "decay", "story", "why")
+EXPLAIN_COLUMNS = ("outcome", "section", "score", "views", "comments", "decay", "story", "why")
 
 # Picked stories first (lead, editor's choice, popular), then the rest by how close they came.
 _ORDER = {
@@ -23,7 +23,7 @@ def _key(decision: Decision, rank: dict[str, int]) -> tuple[int, int, int, float
     return (_ORDER[decision.outcome], section, rank.get(decision.item.id, 0), -decision.score.value)
 
 
-def rows(selection: Selection) -> list[tuple[str, ...]]:
+def explain_rows(selection: Selection) -> list[tuple[str, ...]]:
     rank = {pick.item.id: pick.rank for pick in selection.picks}
     ordered = sorted(selection.decisions, key=lambda d: _key(d, rank))
     return [

@@ -5,7 +5,7 @@ personalize fills each subscriber's values; subscribers reads the list; secrets 
 """
 
 from digest.send.commands import dry_run, send_all, send_test
-from digest.send.delivery import SendReport, Unconfirmed
+from digest.send.delivery import Progress, SendReport, Unconfirmed
 from digest.send.lock import sender_lock
 
-__all__ = ["SendReport", "Unconfirmed", "dry_run", "send_all", "send_test", "sender_lock"]
+__all__ = ["Progress", "SendReport", "Unconfirmed", "dry_run", "send_all", "send_test", "sender_lock"]

@@ -23,7 +23,9 @@ from digest.state import past_issues
 
 ATOM = "http://www.w3.org/2005/Atom"
 INDEX_TEMPLATE = "archive/index.html.j2"
-INDEX = "index.html"  # the archive's front page, and each issue's page in its own folder
+# The archive's front page and each issue's page: a folder's page on the web, named as the issue
+# folder names its HTML (so that an issue folder, too, can be served as it is).
+INDEX = issue_folder.HTML
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from digest.errors import DigestError
 from digest.models import Feed, issue_moment
 from digest.render.templates import environment
 from digest.resources import templates_dir
-from digest.selection.explain import COLUMNS, rows
+from digest.selection import EXPLAIN_COLUMNS, explain_rows
 from digest.state import open_state
 from digest.urls import is_url
 
@@ -127,8 +127,8 @@ def page(preview: Preview) -> str:
         built=built,
         rendered=built.issue.rendered if built else None,
         headers=_headers(built) if built else [],
-        columns=COLUMNS,
-        explain=rows(built.issue.selection) if built else [],
+        columns=EXPLAIN_COLUMNS,
+        explain=explain_rows(built.issue.selection) if built else [],
         seconds=snapshot.seconds,
     )
 

@@ -1,0 +1,122 @@
+"""The package's shape, as a new engineer meets it: a short top level, one owner for the issue
+folder's file names, no import cycle, and a front door that costs nothing to open."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import digest
+from digest import issue_folder
+
+PACKAGE = Path(digest.__file__).parent
+FOLDER_NAMES = {
+    issue_folder.HTML,
+    issue_folder.TEXT,
+    issue_folder.MESSAGE,
+    issue_folder.MANIFEST,
+    issue_folder.PERSONAL_HTML,
+    issue_folder.PERSONAL_TEXT,
+}
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the package by its dotted name."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _runtime_statements(tree: ast.Module) -> list[ast.stmt]:
+    """Module-level statements that run on import (an `if TYPE_CHECKING:` block does not)."""
+    kept: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            kept.extend(node.orelse)
+        else:
+            kept.append(node)
+    return kept
+
+
+def imports_at_load(name: str, path: Path, known: set[str]) -> set[str]:
+    """The package modules `name` imports when it is loaded (its own parent packages aside)."""
+    targets: set[str] = set()
+    for statement in _runtime_statements(ast.parse(path.read_text())):
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    targets.add(submodule if submodule in known else node.module)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                break  # an import inside a function runs when it is called, not at load
+    return {t for t in targets if t in known and not name.startswith(t + ".") and t != name}
+
+
+def test_the_top_level_holds_at_most_15_modules() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 15, top
+
+
+def test_only_issue_folder_spells_the_issue_folders_file_names() -> None:
+    spelled = []
+    for name, path in modules().items():
+        if path == Path(issue_folder.__file__):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in FOLDER_NAMES:
+                spelled.append(f"{name}:{node.lineno}: {node.value}")
+    assert spelled == []
+
+
+def test_there_is_no_import_cycle() -> None:
+    found = modules()
+    graph = {name: imports_at_load(name, path, set(found)) for name, path in found.items()}
+    assert graph["digest.build"] >= {
+        "digest.feeds",
+        "digest.render",
+        "digest.selection",
+    }  # the scan sees imports
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                cycles.append([*trail[trail.index(target) :], target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+def test_the_front_door_names_resolve_and_import_lazily() -> None:
+    for name in digest.__all__:
+        assert getattr(digest, name) is not None, name
+    assert isinstance(digest.DigestError("x"), Exception)
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, digest; print(sorted(m for m in sys.modules if m.startswith('digest')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "['digest']"  # nothing else until a name is used
+
+
+def test_the_package_says_it_is_typed() -> None:
+    assert (PACKAGE / "py.typed").is_file()
