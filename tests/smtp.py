@@ -1,8 +1,9 @@
 """A real SMTP server on loopback for the send tests (aiosmtpd), with faults on demand.
 
-STARTTLS with a self-signed certificate made for the test run, AUTH that only a known
-password passes, and switches to refuse a recipient, answer 421 for a while, drop the
-connection after k messages, or kill the sending process as a message arrives.
+STARTTLS (or implicit TLS, or none) with a self-signed certificate made for the test run, AUTH
+that only a known password passes (or only a mechanism digest does not speak), and switches to
+refuse a recipient, answer 421 for a while, drop the connection after k messages, or kill the
+sending process as a message arrives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -115,6 +116,13 @@ class Recorder:
         return "250 2.0.0 queued"
 
 
+class CramOnlyRecorder(Recorder):
+    """A server whose only AUTH mechanism is CRAM-MD5, which digest does not speak."""
+
+    async def auth_CRAM__MD5(self, server: Any, args: list[str]) -> AuthResult:
+        return AuthResult(success=False, handled=False)
+
+
 def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     ok = (
         isinstance(auth_data, LoginPassword)
@@ -130,21 +138,31 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+Security = Literal["starttls", "tls", "none"]
+
+
 class SmtpServer:
-    def __init__(self, folder: Path) -> None:
+    """`security`: STARTTLS required (a submission port), implicit TLS (port 465's way), or a
+    server that offers no TLS at all. `cram_only`: AUTH offers only CRAM-MD5."""
+
+    def __init__(self, folder: Path, *, security: Security = "starttls", cram_only: bool = False) -> None:
         self.cert, key = make_certificate(folder)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert, key)
-        self.recorder = Recorder()
+        self.security = security
+        self.recorder = CramOnlyRecorder() if cram_only else Recorder()
         self.port = free_port()
         self.controller = Controller(
             self.recorder,
             hostname="127.0.0.1",
             port=self.port,
-            tls_context=context,
-            require_starttls=True,
+            tls_context=context if security == "starttls" else None,
+            ssl_context=context if security == "tls" else None,
+            require_starttls=security == "starttls",
             authenticator=_authenticate,
-            auth_require_tls=True,
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is encrypted from the start.
+            auth_require_tls=security == "starttls",
+            auth_exclude_mechanism=["PLAIN", "LOGIN"] if cram_only else None,
         )
 
     def start(self) -> None:
@@ -154,11 +172,13 @@ class SmtpServer:
         self.controller.stop()
 
     def toml(self, *, ca: bool = True) -> str:
+        """digest's [smtp] section for this server: implicit TLS for a TLS server, else STARTTLS
+        (which a server without TLS does not offer)."""
         lines = [
             "[smtp]",
             'host = "127.0.0.1"',
             f"port = {self.port}",
-            'security = "starttls"',
+            f'security = "{"tls" if self.security == "tls" else "starttls"}"',
             f'username = "{USER}"',
             "timeout = 10",
             "backoff = 0.05",

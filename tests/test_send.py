@@ -6,21 +6,17 @@ Every test counts what the server received: each subscriber exactly once.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from digest.build import build
 from digest.config import load_config
 from digest.issue_folder import read_personal
-from digest.models import issue_moment
 from digest.send.delivery import send_issue
 from digest.send.lock import exclusive
 from digest.send.personalize import token
@@ -28,15 +24,16 @@ from digest.send.secrets import Secrets
 from digest.send.subscribers import load_subscribers
 from digest.state import open_state
 
-from .conftest import SAMPLE, Cli
+from .conftest import SAMPLE, Cli, build_into, start_digest
 from .smtp import PASSWORD, SmtpServer
 
 SECRET = "unsubscribe-secret-for-tests"
 
 
 @pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
-    server = SmtpServer(tmp_path)
+def smtp(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """The test relay; `indirect` parameters choose its kind (`{"security": "tls"}`)."""
+    server = SmtpServer(tmp_path, **getattr(request, "param", {}))
     server.start()
     try:
         yield server
@@ -67,15 +64,7 @@ def environment(password: str = PASSWORD) -> dict[str, str]:
 
 
 def digest(*args: str, cwd: Path, password: str = PASSWORD) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | environment(password)
-    return subprocess.Popen(
-        [sys.executable, "-m", "digest", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_digest(*args, cwd=cwd, env=environment(password))
 
 
 def test_the_sample_goes_to_each_subscriber_once_over_starttls_with_auth(cli: Cli, smtp: SmtpServer) -> None:
@@ -149,6 +138,7 @@ def test_a_transient_fault_is_retried_on_a_new_connection_without_duplicates(
     assert len(smtp.recorder.copies) == 12 and set(smtp.recorder.copies.values()) == {1}
 
 
+@pytest.mark.slow
 def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(cli: Cli, smtp: SmtpServer) -> None:
     config = newsletter(cli.cwd / "news", smtp, subscribers=3)
     cli("build", "--config", str(config))
@@ -162,8 +152,10 @@ def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(cli: Cli, s
     assert len(smtp.recorder.copies) == 3 and set(smtp.recorder.copies.values()) == {1}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("settle", ["skip", "resend"])
 def test_kill_9_mid_send_then_rerun_sends_each_subscriber_exactly_once(
-    tmp_path: Path, smtp: SmtpServer
+    tmp_path: Path, smtp: SmtpServer, settle: str
 ) -> None:
     config = newsletter(tmp_path / "news", smtp, subscribers=20)
     build = digest("build", "--config", str(config), cwd=tmp_path)
@@ -181,11 +173,18 @@ def test_kill_9_mid_send_then_rerun_sends_each_subscriber_exactly_once(
     assert rerun.returncode == 6, err
     assert "unconfirmed" in err
     assert len(smtp.recorder.copies) == 20 and set(smtp.recorder.copies.values()) == {1}
-    settled = digest("send", "--config", str(config), "--unconfirmed", "skip", cwd=tmp_path)
+    settled = digest("send", "--config", str(config), "--unconfirmed", settle, cwd=tmp_path)
     assert settled.wait(timeout=60) == 0
-    assert sum(smtp.recorder.copies.values()) == 20
+    if settle == "skip":  # assumed delivered: nobody gets anything more
+        assert sum(smtp.recorder.copies.values()) == 20
+    else:  # the editor chose to resend: the 7th recipient, and only they, get a second copy
+        seventh = smtp.recorder.messages[6][0][0].lower()
+        assert smtp.recorder.copies == {address: 1 for address in smtp.recorder.copies} | {seventh: 2}
+    again = digest("send", "--config", str(config), cwd=tmp_path)
+    assert again.wait(timeout=60) == 0 and sum(smtp.recorder.copies.values()) == 20 + (settle == "resend")
 
 
+@pytest.mark.slow
 def test_two_sends_at_once_one_sends_the_other_exits_7(tmp_path: Path, smtp: SmtpServer) -> None:
     config = newsletter(tmp_path / "news", smtp, subscribers=15)
     assert digest("build", "--config", str(config), cwd=tmp_path).wait(timeout=60) == 0
@@ -202,6 +201,7 @@ def test_two_sends_at_once_one_sends_the_other_exits_7(tmp_path: Path, smtp: Smt
     assert len(smtp.recorder.copies) == 15 and set(smtp.recorder.copies.values()) == {1}
 
 
+@pytest.mark.slow
 def test_the_password_appears_in_no_output_log_or_file(tmp_path: Path, smtp: SmtpServer) -> None:
     config = newsletter(tmp_path / "news", smtp, subscribers=3)
     outputs: list[str] = []
@@ -277,7 +277,7 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) ->
     config_path.write_text(text)
     config = load_config(config_path)
     assert config.issue.date is not None
-    folder, built = build(config, issue_moment(config.issue.date), tmp_path / "issues", tmp_path / "state")
+    folder, built = build_into(config, tmp_path)
     now = [0.0]
     waits: list[float] = []
 
@@ -308,3 +308,77 @@ def test_run_waits_for_no_one_when_another_holds_the_lock(cli: Cli, smtp: SmtpSe
     assert "another digest send or run holds the lock" in result.stderr
     assert not (cli.cwd / "news" / "issues").exists()  # it built nothing either
     assert smtp.recorder.messages == []
+
+
+@pytest.mark.parametrize("smtp", [{"security": "tls"}], indirect=True)
+def test_implicit_tls_sends_over_an_encrypted_connection_from_the_start(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    assert 'security = "tls"' in config.read_text()
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 0, result.output
+    assert sum(smtp.recorder.copies.values()) == 4
+
+
+def test_the_password_can_come_from_a_file(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp, extra="")
+    (config.parent / "smtp-password").write_text(PASSWORD + "\n")
+    config.write_text(config.read_text().replace("[smtp]\n", '[smtp]\npassword_file = "smtp-password"\n'))
+    cli("build", "--config", str(config))
+    without_env = {"DIGEST_UNSUBSCRIBE_SECRET": SECRET}  # no $DIGEST_SMTP_PASSWORD
+    result = cli("send", "--config", str(config), env=without_env)
+    assert result.exit_code == 0, result.output
+    assert sum(smtp.recorder.copies.values()) == 4
+    (config.parent / "smtp-password").unlink()
+    missing = cli("send", "--config", str(config), "--test", "proof@example.org", env=without_env)
+    assert missing.exit_code == 2
+    assert "smtp.password_file: cannot read it (No such file or directory)" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("smtp", "problem"),
+    [
+        ({"security": "none"}, "does not offer STARTTLS; not sending in the clear"),
+        ({"cram_only": True}, "the server offers no AUTH mechanism digest speaks (CRAM-MD5)"),
+    ],
+    indirect=["smtp"],
+    ids=["no-starttls", "no-usable-auth"],
+)
+def test_a_server_digest_cannot_talk_to_safely_stops_the_send(
+    cli: Cli, smtp: SmtpServer, problem: str
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 6
+    assert problem in result.stderr and "Traceback" not in result.output
+    assert smtp.recorder.messages == []
+
+
+def test_the_unsubscribe_secret_comes_from_the_variable_send_secret_env_names(
+    cli: Cli, smtp: SmtpServer
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    config.write_text(config.read_text().replace("[send]\n", '[send]\nsecret_env = "NEWSLETTER_KEY"\n'))
+    assert cli("build", "--config", str(config)).exit_code == 0
+    unset = cli("send", "--config", str(config), env={"DIGEST_SMTP_PASSWORD": PASSWORD})
+    assert unset.exit_code == 2
+    assert "set the secret in $NEWSLETTER_KEY" in unset.stderr and "DIGEST_UNSUBSCRIBE" not in unset.stderr
+    result = cli(
+        "send", "--config", str(config), env={"DIGEST_SMTP_PASSWORD": PASSWORD, "NEWSLETTER_KEY": "k2"}
+    )
+    assert result.exit_code == 0, result.output
+    ana = next(m for m in smtp.recorder.parsed() if "ana.ionescu" in str(m["To"]))
+    assert f"token={token('k2', 'ana.ionescu@example.org')}" in ana["List-Unsubscribe"]
+
+
+def test_test_and_dry_run_together_are_a_usage_error(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    cli("build", "--config", str(config))
+    result = cli(
+        "send", "--config", str(config), "--test", "proof@example.org", "--dry-run", env=environment()
+    )
+    assert result.exit_code == 2
+    assert "--test and --dry-run: choose one" in result.stderr
+    assert smtp.recorder.messages == []
+    assert not (cli.cwd / "news" / "issues" / "2025-11-24" / "dry-run").exists()
