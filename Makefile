@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The reference MJML validator (npm package mjml) that the tests run the templates' output through.
 NODE_STAMP := tests/node/node_modules/.installed
 
-.PHONY: demo test lint format bench golden wheel screenshots clean
+.PHONY: demo test test-fast lint format bench golden wheel screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium
 	$(BIN)/pytest
+
+# The tests without the slow ones (a wheel, Chromium, node, the whole corpus, fresh interpreters):
+# for the edit-test loop; make test runs everything, as CI does.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench

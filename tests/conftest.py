@@ -1,13 +1,15 @@
-"""Shared fixtures: the sample newsletter, a CLI runner, a real HTTP server on loopback."""
+"""Shared fixtures and factories: the sample newsletter, issues composed or built from a config,
+`digest` run in-process or in a fresh interpreter, a real HTTP server on loopback."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import shutil
+import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,8 +18,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from digest.build import Built, build, compose_issue, read_inputs
 from digest.cli import app
 from digest.config import Config, load_config
+from digest.models import issue_moment
 
 
 def _is_loopback(host: object) -> bool:
@@ -70,6 +74,58 @@ def newsletter(tmp_path: Path) -> Path:
 @pytest.fixture
 def sample_config() -> Config:
     return load_config(SAMPLE / "digest.toml")
+
+
+def compose(config: Config) -> Built:
+    """The issue of the config's own date, composed in memory: no folder written, nothing recorded."""
+    assert config.issue.date is not None, "the config must pin its issue.date"
+    return compose_issue(read_inputs(config), config, issue_moment(config.issue.date))
+
+
+def build_into(config: Config, folder: Path) -> tuple[Path, Built]:
+    """The issue of the config's own date, built into folder/issues with its state in folder/state."""
+    assert config.issue.date is not None, "the config must pin its issue.date"
+    return build(config, issue_moment(config.issue.date), folder / "issues", folder / "state")
+
+
+ENTRY = ("-m", "digest")  # how a fresh interpreter runs digest, as `python -m digest` does
+
+
+def _clean_environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """This process's environment without any DIGEST_* variable, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | dict(extra or {})
+
+
+def run_digest(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    entry: Sequence[str] = ENTRY,
+    timeout: float = 120,
+    **options: Any,
+) -> subprocess.CompletedProcess[str]:
+    """`digest ARGS` in a fresh interpreter, run to its end; `options` go to subprocess.run."""
+    return subprocess.run(
+        [sys.executable, *entry, *args],
+        cwd=cwd,
+        env=_clean_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **options,
+    )
+
+
+def start_digest(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """`digest ARGS` in a fresh interpreter, left running: for tests that signal or race it."""
+    return subprocess.Popen(
+        [sys.executable, *ENTRY, *args],
+        cwd=cwd,
+        env=_clean_environment(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @dataclass

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from digest.errors import OutputError, RenderError
 from digest.issue_folder import write_folder
 from digest.models import issue_moment
 
-from .conftest import HttpServer, Route
+from .conftest import ENTRY, HttpServer, Route, run_digest, start_digest
 
 # Runs `digest` in a fresh interpreter with an audit hook that kills the process on any
 # attempt to resolve a name or open a connection: a test that proves rendering is offline.
@@ -36,26 +34,22 @@ main()
 """
 
 
-def run_digest(
-    *args: str, cwd: Path, seed: str = "0", audit: bool = False
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
-    env = {k: v for k, v in env.items() if not k.startswith("DIGEST_")}
-    command = [sys.executable, "-c", NO_NETWORK, *args] if audit else [sys.executable, "-m", "digest", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+def run(*args: str, cwd: Path, seed: str = "0", audit: bool = False) -> subprocess.CompletedProcess[str]:
+    """`digest ARGS` with a hash seed of its own; `audit`: in an interpreter that dies on any network use."""
+    entry = ("-c", NO_NETWORK) if audit else ENTRY
+    return run_digest(*args, cwd=cwd, env={"PYTHONHASHSEED": seed}, entry=entry)
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+@pytest.mark.slow
 def test_the_same_inputs_and_date_give_byte_identical_files(tmp_path: Path, newsletter: Path) -> None:
     config = str(newsletter / "digest.toml")
-    first = run_digest(
-        "build", "--config", config, "--out", "a", "--date", "2025-11-24", cwd=tmp_path, seed="1"
-    )
+    first = run("build", "--config", config, "--out", "a", "--date", "2025-11-24", cwd=tmp_path, seed="1")
     (tmp_path / "elsewhere").mkdir()
-    second = run_digest(
+    second = run(
         "build",
         "--config",
         config,
@@ -80,16 +74,18 @@ def test_the_same_inputs_and_date_give_byte_identical_files(tmp_path: Path, news
     assert files_of(a) == files_of(b)
 
 
+@pytest.mark.slow
 def test_building_makes_no_network_connection(tmp_path: Path) -> None:
-    result = run_digest("build", "--out", "out", cwd=tmp_path, audit=True)
+    result = run("build", "--out", "out", cwd=tmp_path, audit=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "2025-11-24" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_the_network_guard_does_catch_a_connection(tmp_path: Path, http_server: HttpServer) -> None:
     # The control for the test above: the same harness stops a build that does connect.
     http_server.routes["/rss"] = Route(body=b"<rss/>")
-    result = run_digest("build", "--feed", http_server.url("/rss"), "--out", "out", cwd=tmp_path, audit=True)
+    result = run("build", "--feed", http_server.url("/rss"), "--out", "out", cwd=tmp_path, audit=True)
     assert result.returncode == 86
     assert "network access: socket." in result.stderr
 
@@ -132,26 +128,10 @@ def test_a_rebuild_replaces_the_folder_whole(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["issue"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_in_one_line_and_writes_nothing(tmp_path: Path, http_server: HttpServer) -> None:
     http_server.routes["/slow"] = Route(body=b"<rss/>", delay=30)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "build",
-            "--feed",
-            http_server.url("/slow"),
-            "--out",
-            "out",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_digest("build", "--feed", http_server.url("/slow"), "--out", "out", cwd=tmp_path)
     deadline = time.monotonic() + 20
     while not http_server.requests and time.monotonic() < deadline:
         time.sleep(0.05)

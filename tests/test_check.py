@@ -10,24 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import build
 from digest.check import Parts, check, read_issue
 from digest.config import load_config
-from digest.models import issue_moment
 
-from .conftest import Cli
+from .conftest import SAMPLE, Cli, build_into
 
 Breaker = Callable[[Path], None]
 
 
 @pytest.fixture(scope="module")
 def sample_issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("issue")
-    from .conftest import SAMPLE
-
-    config = load_config(SAMPLE / "digest.toml")
-    assert config.issue.date is not None
-    folder, _ = build(config, issue_moment(config.issue.date), out / "issues", out / "state")
+    folder, _ = build_into(load_config(SAMPLE / "digest.toml"), tmp_path_factory.mktemp("issue"))
     return folder
 
 

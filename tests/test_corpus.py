@@ -26,7 +26,10 @@ from .conftest import CORPUS, Cli, HttpServer, Route
 FEEDS = CORPUS / "feeds"
 FILES = sorted(p for p in FEEDS.glob("*/*") if p.suffix != ".opml") if FEEDS.is_dir() else []
 OPML = sorted(FEEDS.glob("*/*.opml")) if FEEDS.is_dir() else []
-pytestmark = pytest.mark.skipif(not FEEDS.is_dir(), reason=f"the feed corpus is absent ({FEEDS})")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not FEEDS.is_dir(), reason=f"the feed corpus is absent ({FEEDS})"),
+]
 
 # Files that must be refused: web pages; a JSON Feed cut off mid-way; Dave Winer's "RSS in
 # JSON", which is not JSON Feed; and feeds whose entries link to no web page (a tag: URI, an

@@ -7,23 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import compose_issue, read_inputs
 from digest.config import Config
-from digest.models import issue_moment
+
+from .conftest import compose
 
 GOLDEN = Path(__file__).parent / "golden" / "sample"
-
-
-def sample_files(config: Config) -> dict[str, bytes]:
-    assert config.issue.date is not None
-    return compose_issue(read_inputs(config), config, issue_moment(config.issue.date)).files
 
 
 @pytest.mark.parametrize("name", ["index.html", "digest.txt", "message.eml", "manifest.json"])
 def test_the_sample_issue_matches_its_golden_file(
     sample_config: Config, update_golden: bool, name: str
 ) -> None:
-    actual = sample_files(sample_config)[name]
+    actual = compose(sample_config).files[name]
     golden = GOLDEN / name
     if update_golden:
         GOLDEN.mkdir(parents=True, exist_ok=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import HttpServer, Route
+from .conftest import HttpServer, Route, run_digest
+
+pytestmark = pytest.mark.slow  # each case in a fresh, memory-capped interpreter
 
 MEMORY_LIMIT = 1024 * 1024 * 1024  # 1 GiB of address space for the whole process
 TIME_LIMIT = 60
@@ -34,25 +34,16 @@ def build(tmp_path: Path, feed: str, *extra: str) -> subprocess.CompletedProcess
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "build",
-            "--feed",
-            feed,
-            "--date",
-            "2025-11-24",
-            "--out",
-            "out",
-            *extra,
-        ],
+    return run_digest(
+        "build",
+        "--feed",
+        feed,
+        "--date",
+        "2025-11-24",
+        "--out",
+        "out",
+        *extra,
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
         timeout=TIME_LIMIT,
         preexec_fn=limit,
     )

@@ -11,11 +11,11 @@ from digest.build import compose_issue, read_inputs
 from digest.config import Config
 from digest.models import issue_moment
 
+from .conftest import compose
+
 
 def message_of(config: Config) -> EmailMessage:
-    assert config.issue.date is not None
-    built = compose_issue(read_inputs(config), config, issue_moment(config.issue.date))
-    parsed = email.message_from_bytes(built.files["message.eml"], policy=policy.default)
+    parsed = email.message_from_bytes(compose(config).files["message.eml"], policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 
-from digest.build import compose_issue, read_inputs
 from digest.config import Config
-from digest.models import issue_moment
 from digest.render.plaintext import TEXT_WIDTH, excerpt, paragraphs, wrap
+
+from .conftest import compose
 
 
 def sample_text(config: Config) -> str:
-    assert config.issue.date is not None
-    return compose_issue(read_inputs(config), config, issue_moment(config.issue.date)).issue.rendered.text
+    return compose(config).issue.rendered.text
 
 
 def test_lines_fit_78_columns_unless_a_url_stands_alone(sample_config: Config) -> None:

@@ -21,6 +21,8 @@ from digest.web.preview import Preview, Running, start
 from .conftest import REPO, SAMPLE
 from .tools.browser import CHROMIUM, FLAGS
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 
 @pytest.fixture
 def newsletter_folder(tmp_path: Path) -> Path:

@@ -9,26 +9,19 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from digest.build import compose_issue, read_inputs
-from digest.config import Config
+from digest.config import Config, load_config
 from digest.errors import RenderError
-from digest.models import NO_SCORE, Pick, Section, Selection, issue_moment
+from digest.models import NO_SCORE, Pick, Section, Selection
 from digest.render.issue import mjml_to_html, render_issue
-from digest.render.postprocess import ensure_doctype, inline_css
 from digest.render.templates import environment
 
+from .conftest import SAMPLE, compose
 from .test_selection import NOW, item
 
 
 @pytest.fixture(scope="module")
 def sample_html() -> str:
-    from digest.config import load_config
-
-    from .conftest import SAMPLE
-
-    config = load_config(SAMPLE / "digest.toml")
-    built = compose_issue(read_inputs(config), config, issue_moment(config.issue.date or NOW.date()))
-    return built.issue.rendered.html
+    return compose(load_config(SAMPLE / "digest.toml")).issue.rendered.html
 
 
 def test_doctype_comes_first(sample_html: str) -> None:
@@ -201,20 +194,3 @@ def test_a_user_template_overrides_the_packaged_one_of_the_same_name(
 def test_invalid_mjml_is_a_render_error() -> None:
     with pytest.raises(RenderError, match=r"email\.mjml\.j2: MJML error"):
         mjml_to_html("<mjml><mj-body><mj-section></mjml>")
-
-
-def test_ensure_doctype_replaces_any_existing_one() -> None:
-    assert ensure_doctype("<!DOCTYPE html PUBLIC 'x'>\n<html></html>") == "<!doctype html>\n<html></html>"
-    assert ensure_doctype("<html></html>") == "<!doctype html>\n<html></html>"
-
-
-def test_inline_css_keeps_important_in_media_rules_and_image_widths() -> None:
-    html = (
-        "<html><head><style>p{color:red} @media (max-width:10px){p{color:blue !important}}</style>"
-        '</head><body><p>x</p><img src="https://a.example/i.png" width="550" style="width:100%"'
-        ' alt="i"></body></html>'
-    )
-    out = inline_css(html)
-    assert 'style="color:red"' in out
-    assert "color:blue !important" in out
-    assert 'width="550"' in out

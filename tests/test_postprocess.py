@@ -1,0 +1,78 @@
+"""The steps after MJML, one by one, and in their order: inline CSS, doctype, merge tags, markers."""
+
+from __future__ import annotations
+
+from digest.render.markers import GREETING, UNSUBSCRIBE, Fill, fill_html, fill_text, generic_url
+from digest.render.mergetags import Protected
+from digest.render.postprocess import ensure_doctype, finish_html, finish_text, html_steps, inline_css
+
+PAGE = (
+    "<!doctype html><html><head><style>a{{color:red}}</style></head><body>"
+    '<p>{greeting}</p><a href="{link}">unsubscribe</a></body></html>'
+)
+
+
+def test_inline_css_keeps_important_in_media_rules_and_image_widths() -> None:
+    html = (
+        "<html><head><style>p{color:red} @media (max-width:10px){p{color:blue !important}}</style>"
+        '</head><body><p>x</p><img src="https://a.example/i.png" width="550" style="width:100%"'
+        ' alt="i"></body></html>'
+    )
+    out = inline_css(html)
+    assert 'style="color:red"' in out
+    assert "color:blue !important" in out
+    assert 'width="550"' in out
+
+
+def test_ensure_doctype_replaces_any_existing_one() -> None:
+    assert ensure_doctype("<!DOCTYPE html PUBLIC 'x'>\n<html></html>") == "<!doctype html>\n<html></html>"
+    assert ensure_doctype("<html></html>") == "<!doctype html>\n<html></html>"
+
+
+def test_restoring_merge_tags_puts_back_each_value_as_written() -> None:
+    protected = Protected()
+    tags = [protected.placeholder(f"*|TAG{n}|*") for n in range(12)]  # /1 and /10 both exist
+    document = " ".join(f'<a href="{tag}">' for tag in tags)
+    restored = protected.restore_html(document)
+    assert restored == " ".join(f'<a href="*|TAG{n}|*">' for n in range(12))
+    link = Protected()
+    placeholder = link.placeholder("https://x.example/u?a=1&b={{ id }}")
+    assert link.restore_html(placeholder) == "https://x.example/u?a=1&amp;b={{ id }}"  # escaped for HTML
+    assert link.restore_text(placeholder) == "https://x.example/u?a=1&b={{ id }}"  # as is for text
+
+
+def test_filling_the_markers_escapes_for_html_and_not_for_text() -> None:
+    fill = Fill("Dear Zoë <Z> & co,", "https://x.example/u?e=a@b.org&t=1")
+    html = fill_html(f'<p>{GREETING}</p><a href="{UNSUBSCRIBE}">', fill)
+    assert html == '<p>Dear Zoë &lt;Z&gt; &amp; co,</p><a href="https://x.example/u?e=a@b.org&amp;t=1">'
+    text = fill_text(f"{GREETING}\n{UNSUBSCRIBE}", fill)
+    assert text == "Dear Zoë <Z> & co,\nhttps://x.example/u?e=a@b.org&t=1"
+
+
+def test_the_generic_link_leaves_out_the_personal_parameters() -> None:
+    assert (
+        generic_url("https://x.example/u?list=w&email={email}&token={token}") == "https://x.example/u?list=w"
+    )
+
+
+def test_the_steps_run_in_order_and_a_merge_tag_survives_premailer() -> None:
+    protected = Protected()
+    tag = protected.placeholder("{{ unsubscribe_url }}")  # premailer would percent-encode its spaces
+    assert [step.__name__ for step in html_steps(protected)] == [
+        "inline_css",
+        "ensure_doctype",
+        "restore_html",
+    ]
+    finished = finish_html(PAGE.format(greeting=GREETING, link=tag), protected, Fill("Dear reader,", None))
+    assert finished.personal.startswith("<!doctype html>\n")
+    assert 'href="{{ unsubscribe_url }}"' in finished.personal and 'style="color:red"' in finished.personal
+    assert GREETING in finished.personal  # the personal part keeps its markers for digest send
+    assert finished.generic == finished.personal.replace(GREETING, "Dear reader,")
+
+
+def test_the_text_part_restores_tags_then_fills_the_markers() -> None:
+    protected = Protected()
+    tag = protected.placeholder("%%unsub%%")
+    finished = finish_text(f"{GREETING}\n{tag}\n{UNSUBSCRIBE}", protected, Fill("Hi,", "https://x.example/u"))
+    assert finished.personal == f"{GREETING}\n%%unsub%%\n{UNSUBSCRIBE}"
+    assert finished.generic == "Hi,\n%%unsub%%\nhttps://x.example/u"
