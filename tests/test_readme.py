@@ -9,6 +9,7 @@ import typer
 
 from digest.cli import app
 from digest.config import load_config
+from digest.render.context import IssueInfo, Links, TemplateContext
 
 from .conftest import REPO
 
@@ -35,3 +36,12 @@ def test_the_readmes_digest_toml_is_a_valid_config(tmp_path: Path) -> None:
 def test_the_two_commands_are_the_first_thing_a_newcomer_reads() -> None:
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_the_template_api_table_names_every_name_the_templates_get() -> None:
+    section = README.split("### Template API", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE))
+    assert documented == set(TemplateContext.__annotations__)
+    for nested, keys in (("issue", IssueInfo.__annotations__), ("links", Links.__annotations__)):
+        for key in keys:
+            assert f"`{nested}.{key}`" in section, f"{nested}.{key} is not in the README's Template API"

@@ -1,8 +1,8 @@
 """The template context: every name the email's templates may use, declared.
 
 Override templates (`output.templates`) depend on these names, so this is an API: the
-README's "Template API" lists them, and a test renders each name from there. Add names;
-never rename or remove one without a note in the changelog.
+README's "Template API" lists them, and a test checks that the two agree. Add names; never
+rename or remove one without a note in the changelog.
 """
 
 from __future__ import annotations
