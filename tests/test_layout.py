@@ -120,3 +120,45 @@ def test_the_front_door_names_resolve_and_import_lazily() -> None:
 
 def test_the_package_says_it_is_typed() -> None:
     assert (PACKAGE / "py.typed").is_file()
+
+
+STAGES = ("feeds", "selection", "render", "send", "web")
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def _annotation_names(tree: ast.Module) -> set[int]:
+    """The ids of the Name nodes that stand in annotations (arguments, returns, variables)."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        annotations = []
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            annotations.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            annotations.append(node.returns)
+        found.update(id(n) for a in annotations for n in ast.walk(a) if isinstance(n, ast.Name))
+    return found
+
+
+def test_no_stage_imports_another_stage_only_for_a_type() -> None:
+    """A type two stages share belongs in models; a stage that needs another's type alone says
+    that the type lives in the wrong place."""
+    offenders = []
+    for name, path in modules().items():
+        stage = _stage(name)
+        if stage is None or name == f"digest.{stage}":  # the core, and a stage's own front door
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {
+            alias.asname or alias.name: node.module
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.module and _stage(node.module) not in (None, stage)
+            for alias in node.names
+        }
+        in_annotations = _annotation_names(tree)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in in_annotations}
+        offenders += [f"{name} imports {imported[n]}.{n}" for n in sorted(set(imported) - used)]
+    assert offenders == []
