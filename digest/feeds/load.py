@@ -1,4 +1,4 @@
-"""The sources stage: every feed of the issue read at once, each failure kept to its own source.
+"""Every source of the issue read at once, each failure kept to its own source.
 
 Local files and URLs, RSS/Atom/JSON Feed and OPML lists (one level: a list's feeds
 are read, a list inside a list is not followed). URL feeds go through the feed
