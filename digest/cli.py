@@ -9,10 +9,13 @@ import datetime as dt
 import os
 import shutil
 import sys
+import tempfile
 import time
+import traceback
 import webbrowser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,9 +64,34 @@ def _say(kind: str, message: str) -> None:
     typer.echo(f"digest: {kind}: {message}", err=True)
 
 
+# Where a crash file goes: the state folder, once a command has read its config.
+_CRASH_FOLDER: ContextVar[Path | None] = ContextVar("crash_folder", default=None)
+
+
+def _write_crash(error: BaseException) -> Path:
+    """The traceback, for the bug report, in the state folder (else the temporary folder)."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = (
+        f"digest {__version__} on Python {sys.version.split()[0]}\n"
+        f"command: digest {' '.join(sys.argv[1:])}\n\n" + "".join(traceback.format_exception(error))
+    )
+    for folder in (_CRASH_FOLDER.get(), Path(tempfile.gettempdir())):
+        if folder is None:
+            continue
+        path = folder / f"crash-{stamp}-{os.getpid()}.txt"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    raise error  # nowhere to write it: the traceback on stderr is better than nothing
+
+
 @contextmanager
 def _exit_codes() -> Iterator[None]:
-    """A `DigestError` becomes one line on stderr and its documented exit code; Ctrl-C is 130."""
+    """A `DigestError` becomes one line on stderr and its documented exit code; Ctrl-C is 130;
+    anything else is a bug: one line naming the crash file with the traceback, and exit 70."""
     try:
         yield
     except DigestError as error:
@@ -72,6 +100,12 @@ def _exit_codes() -> Iterator[None]:
     except KeyboardInterrupt:
         _say("error", "interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:
+        path = _write_crash(error)
+        _say("internal error", f"{type(error).__name__}: {error}; this is a bug (the traceback is in {path})")
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
 def _version(value: bool) -> None:
@@ -96,7 +130,7 @@ ConfigOption = Annotated[
         "-c",
         envvar="DIGEST_CONFIG",
         dir_okay=False,
-        help="The newsletter's digest.toml (default: ./digest.toml, else the bundled sample).",
+        help="The newsletter's digest.toml (default: the nearest one here or above; else the sample).",
     ),
 ]
 
@@ -146,8 +180,12 @@ def build(
         _build(settings, explain=explain)
 
 
-def _settings(config: Path | None, *, feeds: list[str] | None = None, **flags: Any) -> Config:
-    path = find_config(config, Path.cwd(), feeds_given=bool(feeds))
+def _settings(
+    config: Path | None, *, feeds: list[str] | None = None, own: bool = False, **flags: Any
+) -> Config:
+    """The config for a command: `own` for those that act for the user (send, run), which never
+    fall back to the bundled sample."""
+    path = find_config(config, Path.cwd(), feeds_given=bool(feeds), own=own)
     if is_sample(path):
         _say(
             "note",
@@ -156,7 +194,9 @@ def _settings(config: Path | None, *, feeds: list[str] | None = None, **flags: A
         )
     date = flags.pop("date", None)
     settings = load_config(path, env=os.environ)
-    return with_overrides(settings, feeds=feeds, date=date.date() if date else None, **flags)
+    settings = with_overrides(settings, feeds=feeds, date=date.date() if date else None, **flags)
+    _CRASH_FOLDER.set(state_dir(settings, Path.cwd()))
+    return settings
 
 
 def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
@@ -235,7 +275,7 @@ def send(
     with _exit_codes():
         if test and dry_run:
             raise ConfigError("--test and --dry-run: choose one")
-        settings = _settings(config)
+        settings = _settings(config, own=True)
         now, folder = dt.datetime.now(dt.UTC), state_dir(settings, Path.cwd())
         if test:
             send_test(settings, folder, issue, test, now=now, env=os.environ)
@@ -263,7 +303,7 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
     Example: digest run --config /srv/newsletter/digest.toml
     """
     with _exit_codes():
-        settings = _settings(config)
+        settings = _settings(config, own=True)
         cwd = Path.cwd()
         with _progress_bar() as progress:
             report = run_issue(

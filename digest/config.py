@@ -249,17 +249,26 @@ def _merge(base: dict[str, Any], over: Mapping[str, Mapping[str, Any]]) -> dict[
     return merged
 
 
-def find_config(explicit: Path | None, cwd: Path, *, feeds_given: bool = False) -> Path | None:
-    """The config file to use: the flag's, else `./digest.toml`, else the bundled sample's.
+def find_config(
+    explicit: Path | None, cwd: Path, *, feeds_given: bool = False, own: bool = False
+) -> Path | None:
+    """The config file to use: the flag's, else the nearest `digest.toml` in `cwd` or a folder
+    above it (as git and ruff find theirs), else the bundled sample's.
 
     None means built-in defaults: feeds were given on the command line and there is no
     config, so the sample's own settings (its pinned date and lead) must not apply.
+    `own`: the command acts on the user's behalf (sending mail), so the sample will not do.
     """
     if explicit is not None:
         return explicit
-    local = cwd / CONFIG_NAME
-    if local.is_file():
-        return local
+    for folder in (cwd, *cwd.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    if own:
+        raise ConfigError(
+            f"no {CONFIG_NAME} here or in a folder above: sending needs your newsletter's own config"
+            " (digest init makes one, or pass --config)"
+        )
     return None if feeds_given else sample_dir() / CONFIG_NAME
 
 

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     RENDER = 5
     SEND = 6
     LOCKED = 7
+    INTERNAL = 70  # a bug: one line, the traceback in a crash file (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130
 
 

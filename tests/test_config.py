@@ -112,6 +112,19 @@ def test_find_config_prefers_the_flag_then_the_local_file_then_the_sample(tmp_pa
     assert not is_sample(local)
 
 
+def test_the_nearest_digest_toml_above_is_found_and_sending_never_takes_the_sample(tmp_path: Path) -> None:
+    local = write(tmp_path, "")
+    deep = tmp_path / "templates" / "partials"
+    deep.mkdir(parents=True)
+    assert find_config(None, deep) == local  # from a subfolder, as git and ruff find theirs
+    assert find_config(None, deep, own=True) == local
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    (tmp_path / "digest.toml").unlink()
+    with pytest.raises(ConfigError, match="sending needs your newsletter's own config"):
+        find_config(None, empty, own=True)
+
+
 def test_feeds_on_the_command_line_and_no_config_mean_the_defaults(tmp_path: Path) -> None:
     assert find_config(None, tmp_path, feeds_given=True) is None
     config = load_config(None, env={"DIGEST_NEWSLETTER__NAME": "Mine"})

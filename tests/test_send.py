@@ -17,6 +17,7 @@ import pytest
 
 from digest.config import load_config
 from digest.issue_folder import read_personal
+from digest.send import delivery, personalize
 from digest.send.delivery import send_issue
 from digest.send.lock import exclusive
 from digest.send.personalize import token
@@ -382,3 +383,43 @@ def test_test_and_dry_run_together_are_a_usage_error(cli: Cli, smtp: SmtpServer)
     assert "--test and --dry-run: choose one" in result.stderr
     assert smtp.recorder.messages == []
     assert not (cli.cwd / "news" / "issues" / "2025-11-24" / "dry-run").exists()
+
+
+@pytest.mark.parametrize("command", ["send", "run"])
+def test_send_and_run_never_fall_back_to_the_bundled_sample(cli: Cli, smtp: SmtpServer, command: str) -> None:
+    assert cli("build").exit_code == 0  # build may show the sample: it mails nobody
+    result = cli(command, env=environment())
+    assert result.exit_code == 2
+    assert "no digest.toml here or in a folder above" in result.stderr and "digest init" in result.stderr
+    assert smtp.recorder.messages == []
+
+
+def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost(
+    cli: Cli, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp, subscribers=5)
+    cli("build", "--config", str(config))
+    real = personalize.personal_message
+    calls = [0]
+
+    def buggy(*args: object, **kwargs: object) -> bytes:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise ZeroDivisionError("a bug in the middle of a send")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "personal_message", buggy)
+    result = cli("send", "--config", str(config), env=environment())
+    assert result.exit_code == 70
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "digest: internal error: ZeroDivisionError: a bug in the middle of a send; this is a bug"
+    )
+    crash = Path(line.rsplit("the traceback is in ", 1)[1].rstrip(")"))
+    assert crash.parent == cli.cwd / "news" / "state"
+    assert "Traceback" in crash.read_text() and "ZeroDivisionError" in crash.read_text()
+    assert sum(smtp.recorder.copies.values()) == 2
+    monkeypatch.setattr(delivery, "personal_message", real)
+    rerun = cli("send", "--config", str(config), env=environment())
+    assert rerun.exit_code == 0, rerun.output
+    assert len(smtp.recorder.copies) == 5 and set(smtp.recorder.copies.values()) == {1}
