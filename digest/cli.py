@@ -43,7 +43,7 @@ from digest.config import (
 )
 from digest.errors import ConfigError, DigestError, ExitCode
 from digest.init import init_newsletter
-from digest.models import Selection, issue_moment
+from digest.models import Selection, SendStatus, issue_moment
 from digest.run import run_issue
 from digest.selection import EXPLAIN_COLUMNS, explain_rows
 from digest.send import SendReport, Unconfirmed, send_all, send_test
@@ -227,16 +227,30 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 
 
 def _report_send(settings: Config, report: SendReport) -> None:
-    for line, address, why in report.invalid:
+    listed = report.listed
+    for line, address, why in listed.invalid:
         _say("warning", f"{settings.send.subscribers}:{line}: {address!r} skipped: {why}")
-    for email, reply in sorted(report.failed.items()):
-        _say("warning", f"{email}: failed: {reply}")
-    for email, reply in sorted(report.deferred.items()):
-        _say("warning", f"{email}: not sent yet (a rerun retries): {reply}")
-    for email, reply in sorted(report.unconfirmed.items()):
+    if listed.invalid_count > len(listed.invalid):
         _say(
-            "warning", f"{email}: unconfirmed: {reply}; rerun with --unconfirmed resend or --unconfirmed skip"
+            "warning",
+            f"{settings.send.subscribers}: and {listed.invalid_count - len(listed.invalid)} more invalid",
         )
+    for status, what in (
+        (SendStatus.FAILED, "failed"),
+        (SendStatus.QUEUED, "not sent yet (a rerun retries)"),
+        (SendStatus.UNCONFIRMED, "unconfirmed"),
+    ):
+        examples = report.examples.get(status, [])
+        for email, reply in examples:
+            hint = (
+                "; rerun with --unconfirmed resend or --unconfirmed skip"
+                if status is SendStatus.UNCONFIRMED
+                else ""
+            )
+            _say("warning", f"{email}: {what}{': ' + reply if reply else ''}{hint}")
+        more = report.left.get(status, 0) - len(examples)
+        if more > 0:
+            _say("warning", f"and {more} more {what.split(' (')[0]}")
     typer.echo(f"digest: {report.summary()}")
     report.raise_if_incomplete()
 

@@ -155,9 +155,19 @@ class SmtpConfig(_Section):
     password_file: str | None = None
     ca_file: str | None = None  # a CA bundle to verify the server with, besides the system's
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
-    rate: Annotated[float, Field(ge=0)] = 0.0  # messages per second; 0: as fast as the server takes
-    retries: Annotated[int, Field(ge=0, le=20)] = 5  # for a transient failure (4xx, lost connection)
-    backoff: Annotated[float, Field(ge=0, le=600)] = 2.0  # seconds before the first retry, then doubling
+    # Sessions to the relay at once: a relay across a network answers each message after a round
+    # trip or more, and takes many connections (Postfix, an ESP's SMTP endpoint).
+    connections: Annotated[int, Field(ge=1, le=64)] = 1
+    rate: Annotated[float, Field(ge=0)] = 0.0  # messages per second, all sessions together; 0: no limit
+    # Connection failures in a row (refused, timed out, lost, 421) before the run gives up and
+    # leaves the rest queued; each waits `backoff` seconds, doubling (2+4+8+16: half a minute).
+    retries: Annotated[int, Field(ge=0, le=20)] = 4
+    backoff: Annotated[float, Field(ge=0, le=600)] = 2.0
+    # Messages in any 24 hours, from this state database (0: no limit): a provider's quota. A list
+    # warms up a new sending domain, a number a day from the first send, the last one after that.
+    daily_limit: (
+        Annotated[int, Field(ge=0)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+    ) = 0
 
 
 class SendConfig(_Section):

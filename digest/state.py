@@ -9,9 +9,10 @@ overwritten.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,12 @@ MIGRATIONS: tuple[str, ...] = (
         reply        TEXT,
         PRIMARY KEY (issue_number, email)
     );
+    """,
+    # When a message may have gone out (set as its data starts, cleared if it did not go): the
+    # daily limit counts these across issues, and warm-up counts days from the first.
+    """
+    ALTER TABLE sends ADD COLUMN sent_at TEXT;
+    CREATE INDEX sends_sent_at ON sends (sent_at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -220,37 +227,81 @@ class Ledger:
 
     Every change is its own committed transaction, so a crash loses at most the message in
     flight, and that one is found as 'sending' by the next run (then 'unconfirmed').
+
+    A run's recipients are streamed into a temporary table (`take_list`), so a list of any size
+    costs the run no memory: what is pending, and the counts, are read back in SQL.
     """
+
+    BATCH = 1000
 
     def __init__(self, db: sqlite3.Connection, number: int) -> None:
         self._db, self.number = db, number
 
-    def queue(self, emails: list[str]) -> None:
-        with self._db:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO sends (issue_number, email, status) VALUES (?, ?, 'queued')",
-                [(self.number, email) for email in emails],
-            )
-
-    def statuses(self) -> dict[str, SendStatus]:
-        rows = self._db.execute("SELECT email, status FROM sends WHERE issue_number = ?", (self.number,))
-        return {email: SendStatus(status) for email, status in rows}
-
-    def replies(self, status: SendStatus) -> dict[str, str]:
-        rows = self._db.execute(
-            "SELECT email, coalesce(reply, '') FROM sends WHERE issue_number = ? AND status = ?",
-            (self.number, status),
+    def take_list(self, recipients: Iterable[tuple[str, str, str]]) -> int:
+        """This run's recipients, (key, address, name) in list order: remembered for the run, and
+        queued when the ledger does not know them yet. Returns how many there are (one a key)."""
+        db = self._db
+        db.execute("DROP TABLE IF EXISTS temp.run_list")
+        db.execute(
+            "CREATE TEMP TABLE run_list (seq INTEGER PRIMARY KEY, key TEXT UNIQUE, address TEXT, name TEXT)"
         )
-        return dict(rows.fetchall())
+        rows = iter(recipients)
+        with db:
+            while batch := list(itertools.islice(rows, self.BATCH)):
+                db.executemany(
+                    "INSERT OR IGNORE INTO temp.run_list (key, address, name) VALUES (?, ?, ?)", batch
+                )
+            db.execute(
+                "INSERT OR IGNORE INTO sends (issue_number, email, status)"
+                " SELECT ?, key, 'queued' FROM temp.run_list",
+                (self.number,),
+            )
+        return int(db.execute("SELECT count(*) FROM temp.run_list").fetchone()[0])
+
+    def pending(self, after: int = 0, limit: int = BATCH) -> list[tuple[int, str, str, str]]:
+        """The next queued recipients of this run after position `after`: (seq, key, address, name)."""
+        return self._db.execute(
+            "SELECT r.seq, r.key, r.address, r.name FROM temp.run_list r"
+            " JOIN sends s ON s.issue_number = ? AND s.email = r.key"
+            " WHERE s.status = 'queued' AND r.seq > ? ORDER BY r.seq LIMIT ?",
+            (self.number, after, limit),
+        ).fetchall()
+
+    def counts(self) -> dict[SendStatus, int]:
+        """How many of this run's recipients are in each status."""
+        rows = self._db.execute(
+            "SELECT s.status, count(*) FROM temp.run_list r"
+            " JOIN sends s ON s.issue_number = ? AND s.email = r.key GROUP BY s.status",
+            (self.number,),
+        )
+        return {SendStatus(status): count for status, count in rows}
+
+    def examples(self, status: SendStatus, limit: int) -> list[tuple[str, str]]:
+        """Some of this run's recipients in `status`, with the server's reply: for the report."""
+        return self._db.execute(
+            "SELECT s.email, coalesce(s.reply, '') FROM temp.run_list r"
+            " JOIN sends s ON s.issue_number = ? AND s.email = r.key"
+            " WHERE s.status = ? ORDER BY s.reply IS NULL, r.seq LIMIT ?",
+            (self.number, status, limit),
+        ).fetchall()
 
     def mark(
-        self, email: str, status: SendStatus, reply: str | None = None, *, attempt: bool = False
+        self,
+        email: str,
+        status: SendStatus,
+        reply: str | None = None,
+        *,
+        attempt: bool = False,
+        at: dt.datetime | None = None,
     ) -> None:
+        """Record `status`; `at`: the message's data starts now (the daily limit counts it)."""
+        went = status in (SendStatus.SENDING, SendStatus.SENT, SendStatus.UNCONFIRMED)
         with self._db:
             self._db.execute(
-                "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?"
+                "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?,"
+                " sent_at = CASE WHEN ? THEN coalesce(?, sent_at) END"
                 " WHERE issue_number = ? AND email = ?",
-                (status, reply, int(attempt), self.number, email),
+                (status, reply, int(attempt), went, at.isoformat() if at else None, self.number, email),
             )
 
     def interrupted(self) -> int:
@@ -266,9 +317,23 @@ class Ledger:
     def settle_unconfirmed(self, status: SendStatus) -> int:
         with self._db:
             return self._db.execute(
-                "UPDATE sends SET status = ? WHERE issue_number = ? AND status = 'unconfirmed'",
-                (status, self.number),
+                "UPDATE sends SET status = ?, sent_at = CASE WHEN ? = 'assumed_sent' THEN sent_at END"
+                " WHERE issue_number = ? AND status = 'unconfirmed'",
+                (status, status, self.number),
             ).rowcount
+
+    def sent_since(self, moment: dt.datetime) -> int:
+        """Messages that went out (or may have) since `moment`, from any issue: the daily limit's count."""
+        return int(
+            self._db.execute(
+                "SELECT count(*) FROM sends WHERE sent_at >= ?", (moment.isoformat(),)
+            ).fetchone()[0]
+        )
+
+    def first_sent(self) -> dt.datetime | None:
+        """When this state database first sent anything: warm-up counts days from there."""
+        first = self._db.execute("SELECT min(sent_at) FROM sends").fetchone()[0]
+        return dt.datetime.fromisoformat(first) if first else None
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:

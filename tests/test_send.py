@@ -12,17 +12,19 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from digest.config import load_config
+from digest.config import Config, load_config
 from digest.issue_folder import read_personal
-from digest.send import delivery, personalize
-from digest.send.delivery import send_issue
+from digest.models import Recipient
+from digest.send.copies import Copies
+from digest.send.delivery import SendReport, send_issue
 from digest.send.lock import exclusive
 from digest.send.personalize import token
 from digest.send.secrets import Secrets
-from digest.send.subscribers import load_subscribers
+from digest.send.subscribers import ListReport, read_subscribers
 from digest.state import open_state
 
 from .conftest import SAMPLE, Cli, build_into, start_digest
@@ -58,6 +60,26 @@ def newsletter(
         rows = "".join(f"Reader{n}@Example.org,Reader {n},\n" for n in range(subscribers))
         (folder / "subscribers.csv").write_text("email,name,status\n" + rows)
     return folder / "digest.toml"
+
+
+def send_in_process(config: Config, folder: Path, **clocks: Any) -> SendReport:
+    """`digest send` of the latest issue built into `folder`, with clocks of the test's own."""
+    with open_state(folder / "state") as state:
+        number, issue_path = state.issue_folder(None)
+        listed = ListReport()
+        subscribers = read_subscribers(
+            Path(config.resolve(config.send.subscribers)), "subscribers.csv", listed
+        )
+        return send_issue(
+            read_personal(issue_path, number),
+            subscribers,
+            listed,
+            state.ledger(number),
+            config,
+            now=dt.datetime(2025, 11, 24, tzinfo=dt.UTC),
+            secrets=Secrets(PASSWORD, SECRET),
+            **clocks,
+        )
 
 
 def environment(password: str = PASSWORD) -> dict[str, str]:
@@ -277,8 +299,7 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) ->
     text = config_path.read_text().replace("[smtp]\n", "[smtp]\nrate = 4\n")
     config_path.write_text(text)
     config = load_config(config_path)
-    assert config.issue.date is not None
-    folder, built = build_into(config, tmp_path)
+    build_into(config, tmp_path)
     now = [0.0]
     waits: list[float] = []
 
@@ -286,17 +307,7 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) ->
         waits.append(round(seconds, 6))
         now[0] += seconds
 
-    with open_state(tmp_path / "state") as state:
-        report = send_issue(
-            read_personal(folder, built.issue.number),
-            load_subscribers(tmp_path / "news" / "subscribers.csv", "subscribers.csv"),
-            state.ledger(built.issue.number),
-            config,
-            now=dt.datetime(2025, 11, 24, tzinfo=dt.UTC),
-            secrets=Secrets(PASSWORD, SECRET),
-            sleep=sleep,
-            clock=lambda: now[0],
-        )
+    report = send_in_process(config, tmp_path, sleep=sleep, clock=lambda: now[0])
     assert report.sent == 10
     assert waits == [0.25] * 9
 
@@ -399,16 +410,16 @@ def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost
 ) -> None:
     config = newsletter(cli.cwd / "news", smtp, subscribers=5)
     cli("build", "--config", str(config))
-    real = personalize.personal_message
+    real = Copies.for_recipient
     calls = [0]
 
-    def buggy(*args: object, **kwargs: object) -> bytes:
+    def buggy(self: Copies, recipient: Recipient) -> bytes:
         calls[0] += 1
         if calls[0] == 3:
             raise ZeroDivisionError("a bug in the middle of a send")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(self, recipient)
 
-    monkeypatch.setattr(delivery, "personal_message", buggy)
+    monkeypatch.setattr(Copies, "for_recipient", buggy)
     result = cli("send", "--config", str(config), env=environment())
     assert result.exit_code == 70
     [line] = result.stderr.splitlines()
@@ -419,7 +430,7 @@ def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost
     assert crash.parent == cli.cwd / "news" / "state"
     assert "Traceback" in crash.read_text() and "ZeroDivisionError" in crash.read_text()
     assert sum(smtp.recorder.copies.values()) == 2
-    monkeypatch.setattr(delivery, "personal_message", real)
+    monkeypatch.setattr(Copies, "for_recipient", real)
     rerun = cli("send", "--config", str(config), env=environment())
     assert rerun.exit_code == 0, rerun.output
     assert len(smtp.recorder.copies) == 5 and set(smtp.recorder.copies.values()) == {1}

@@ -99,12 +99,14 @@ def test_a_mistake_of_the_callers_is_not_blamed_on_the_database(tmp_path: Path) 
     """A constraint the caller breaks, or SQL it gets wrong, is a bug to see as it is, not a
     'damaged database' message sending the editor to look at a healthy file."""
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"), open_state(tmp_path) as state:
-        state.ledger(1).queue(["a@x.example"])
+        state.ledger(1).take_list([("a@x.example", "a@x.example", "")])
         state.ledger(1).mark("a@x.example", "delivered-ish")  # type: ignore[arg-type]
     with pytest.raises(sqlite3.OperationalError, match="no such table"), open_state(tmp_path) as state:
         state.ledger(1)._db.execute("SELECT * FROM no_such_table")
     with open_state(tmp_path) as state:  # and the database is as good as before
-        assert state.ledger(1).statuses() == {"a@x.example": "queued"}
+        ledger = state.ledger(1)
+        ledger.take_list([("a@x.example", "a@x.example", "")])
+        assert ledger.counts() == {"queued": 1}
 
 
 def built_issue(number: int, date: dt.date, *items: Item) -> Issue:

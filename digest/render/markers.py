@@ -9,12 +9,14 @@ each subscriber. Markers are plain ASCII words that MJML, premailer and lxml lea
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 GREETING = "DIGESTRECIPIENTGREETING"
 UNSUBSCRIBE = "https://digest-recipient.invalid/unsubscribe"
 PERSONAL_FIELDS = ("{email}", "{token}")
+MARKED = re.compile(f"{GREETING}|{re.escape(UNSUBSCRIBE)}")
 
 
 def is_personal(url: str | None) -> bool:
@@ -38,10 +40,26 @@ class Fill:
     unsubscribe: str | None
 
 
+def html_values(fill: Fill) -> dict[str, str]:
+    """What each marker becomes in the HTML part: the values escaped."""
+    return {
+        GREETING: html.escape(fill.greeting, quote=False),
+        UNSUBSCRIBE: html.escape(fill.unsubscribe or "", quote=True),
+    }
+
+
+def text_values(fill: Fill) -> dict[str, str]:
+    return {GREETING: fill.greeting, UNSUBSCRIBE: fill.unsubscribe or ""}
+
+
+def _fill(document: str, values: dict[str, str]) -> str:
+    # One pass: a value is never scanned for markers itself (a name could spell one).
+    return MARKED.sub(lambda found: values[found.group()], document)
+
+
 def fill_html(document: str, fill: Fill) -> str:
-    document = document.replace(GREETING, html.escape(fill.greeting, quote=False))
-    return document.replace(UNSUBSCRIBE, html.escape(fill.unsubscribe or "", quote=True))
+    return _fill(document, html_values(fill))
 
 
 def fill_text(document: str, fill: Fill) -> str:
-    return document.replace(GREETING, fill.greeting).replace(UNSUBSCRIBE, fill.unsubscribe or "")
+    return _fill(document, text_values(fill))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
@@ -33,14 +34,23 @@ def message_id(number: int, slug: str, unique: str, sender: str) -> str:
     return f"<digest.{number}.{slug}.{unique}@{sender_domain(sender)}>"
 
 
+# Headers set raw (List-Unsubscribe) go out as written; all others are folded by the email package.
+POLICY = SMTP.clone(refold_source="none")
+# For a recipient whose address has a non-ASCII local part: headers in UTF-8 (RFC 6532), sent
+# with SMTPUTF8.
+UTF8_POLICY = POLICY.clone(utf8=True)
+
+
 def list_unsubscribe(newsletter: NewsletterConfig, unsubscribe_url: str | None) -> str | None:
-    """RFC 2369's header: the https link and the mailto address, each in angle brackets."""
+    """RFC 2369's header: the https link and the mailto address, each in angle brackets, folded
+    only between them. A URL must never be folded or encoded: the email package would turn a
+    long one into RFC 2047 encoded words, which no mail client reads as a link."""
     links = [
         u
         for u in (unsubscribe_url, newsletter.unsubscribe_mailto)
         if u and u.startswith(("https://", "mailto:"))
     ]
-    return ", ".join(f"<{u}>" for u in links) or None
+    return ",\n ".join(f"<{u}>" for u in links) or None
 
 
 def compose(
@@ -52,10 +62,13 @@ def compose(
     date: dt.datetime,
     message_id: str,
     unsubscribe_url: str | None,
-    to: str | None = None,
+    to: str | Address | None = None,
     boundary: str | None = None,
+    utf8: bool = False,
 ) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
+    """The message: multipart/alternative, text then HTML, each UTF-8 and quoted-printable.
+    `utf8`: headers in raw UTF-8, for a recipient whose address needs SMTPUTF8."""
+    message = EmailMessage(policy=UTF8_POLICY if utf8 else POLICY)
     message["From"] = newsletter.sender  # validated as one address by the config schema
     if to:
         message["To"] = to
@@ -66,7 +79,7 @@ def compose(
     message["Message-ID"] = message_id
     header = list_unsubscribe(newsletter, unsubscribe_url)
     if header:
-        message["List-Unsubscribe"] = header
+        message.set_raw("List-Unsubscribe", header)
         if unsubscribe_url and unsubscribe_url.startswith("https://"):
             # RFC 8058: mail clients may unsubscribe with one POST, without opening a page.
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -7,7 +7,7 @@ the environment it is given, and the subscribers from their CSV.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -16,12 +16,12 @@ from digest.config import Config
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
+from digest.send.copies import Copies
 from digest.send.delivery import Progress, SendReport, Unconfirmed, send_issue, send_one
 from digest.send.lock import sender_lock
-from digest.send.personalize import personal_message
 from digest.send.secrets import read_secrets
 from digest.send.smtp import Outcome
-from digest.send.subscribers import SubscriberList, load_subscribers, normalized
+from digest.send.subscribers import ListReport, Subscriber, read_subscribers
 from digest.state import State, open_state
 
 
@@ -36,8 +36,8 @@ def _read_issue(state_dir: Path, which: str | None) -> PersonalIssue:
         return _issue(state, which)
 
 
-def _subscribers(config: Config) -> SubscriberList:
-    return load_subscribers(Path(config.resolve(config.send.subscribers)), config.send.subscribers)
+def _subscribers(config: Config, report: ListReport) -> Iterator[Subscriber]:
+    return read_subscribers(Path(config.resolve(config.send.subscribers)), config.send.subscribers, report)
 
 
 def send_all(
@@ -57,9 +57,11 @@ def send_all(
     """
     with nullcontext() if locked else sender_lock(state_dir), open_state(state_dir) as state:
         issue = _issue(state, which)
+        listed = ListReport()
         return send_issue(
             issue,
-            _subscribers(config),
+            _subscribers(config, listed),
+            listed,
             state.ledger(issue.number),
             config,
             now=now,
@@ -98,13 +100,13 @@ def dry_run(
     now: dt.datetime,
     env: Mapping[str, str],
 ) -> Path:
-    """Every subscriber's message as an .eml file in a folder, instead of sending."""
+    """Every subscriber's message as an .eml file in a folder, instead of sending: the bytes
+    `digest send` would send."""
     issue = _read_issue(state_dir, which)
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
+    copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
     files = {
-        f"{n:05d}-{normalized(r.email)}.eml": personal_message(
-            issue, r, config, now=now, secret=secrets.unsubscribe
-        )
-        for n, r in enumerate(_subscribers(config).recipients, start=1)
+        f"{n:05d}-{s.key}.eml": copies.for_recipient(s.recipient)
+        for n, s in enumerate(_subscribers(config, ListReport()), start=1)
     }
     return issue_folder.write_folder(out or issue.folder / issue_folder.DRY_RUN, files)

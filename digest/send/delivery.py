@@ -7,30 +7,42 @@ any interruption sends to the queued ones only. One that a dead run was sending 
 'unconfirmed': the server may have it, so it is reported, not resent, until the editor says
 (`--unconfirmed resend` or `--unconfirmed skip`). At most one copy each, and none left out
 without saying so.
+
+`smtp.connections` sessions deliver at once, each in a thread of its own; every decision and
+every ledger write is made by one `Plan` in the calling thread, which the sessions ask: what
+next, may the data go now, how did it go. With one connection the session runs in the calling
+thread and asks the plan directly. The run stops early, leaving everyone not sent queued, when
+the relay keeps failing (`smtp.retries` connection failures in a row) or the daily limit is met.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
+from typing import Any
 
-from digest.config import Config, SmtpConfig
+from digest.config import Config
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import DELIVERED, Recipient, SendStatus
 from digest.render.message import sender_address
+from digest.send.copies import Copies
 from digest.send.personalize import personal_message
 from digest.send.secrets import Secrets
 from digest.send.smtp import Delivery, Outcome, Session
-from digest.send.subscribers import SubscriberList, normalized
+from digest.send.subscribers import ListReport, Subscriber
 from digest.state import Ledger
 
 MAX_BACKOFF = 300.0
+EXAMPLES = 10  # recipients named per kind of trouble in the report; the rest are counted
+DAY = dt.timedelta(days=1)
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -44,14 +56,25 @@ class Unconfirmed(StrEnum):
 
 @dataclass
 class SendReport:
-    total: int = 0
+    total: int = 0  # recipients in the list (valid, not unsubscribed, one each)
     sent: int = 0  # in this run
     already_sent: int = 0
-    failed: dict[str, str] = field(default_factory=dict)  # email -> the server's reply
-    deferred: dict[str, str] = field(default_factory=dict)  # transient failures that outlasted the retries
-    unconfirmed: dict[str, str] = field(default_factory=dict)
-    invalid: tuple[tuple[int, str, str], ...] = ()  # (line, address, why): reported, never sent to
-    skipped: int = 0
+    left: dict[SendStatus, int] = field(default_factory=dict)  # failed, queued, unconfirmed: how many
+    examples: dict[SendStatus, list[tuple[str, str]]] = field(default_factory=dict)  # some, with replies
+    listed: ListReport = field(default_factory=ListReport)
+    stopped: str | None = None  # why the run ended before the list did
+
+    @property
+    def failed(self) -> int:
+        return self.left.get(SendStatus.FAILED, 0)
+
+    @property
+    def deferred(self) -> int:
+        return self.left.get(SendStatus.QUEUED, 0)
+
+    @property
+    def unconfirmed(self) -> int:
+        return self.left.get(SendStatus.UNCONFIRMED, 0)
 
     @property
     def complete(self) -> bool:
@@ -61,66 +84,133 @@ class SendReport:
         """A send that left anyone out (failed, deferred, unconfirmed) is a `SendError` (exit 6)."""
         if not self.complete:
             left = self.total - self.sent - self.already_sent
-            raise SendError(f"{left} of {self.total} recipients not sent; a rerun resumes")
+            why = f"{self.stopped}; " if self.stopped else ""
+            raise SendError(f"{why}{left} of {self.total} recipients not sent; a rerun resumes")
 
     def summary(self) -> str:
         parts = [f"{self.sent} sent", f"{self.already_sent} already sent"]
-        for label, group in (
+        for label, count in (
             ("failed", self.failed),
             ("deferred", self.deferred),
             ("unconfirmed", self.unconfirmed),
         ):
-            if group:
-                parts.append(f"{len(group)} {label}")
-        if self.invalid:
-            parts.append(f"{len(self.invalid)} invalid addresses skipped")
-        if self.skipped:
-            parts.append(f"{self.skipped} unsubscribed or bounced skipped")
+            if count:
+                parts.append(f"{count} {label}")
+        if self.listed.invalid_count:
+            parts.append(f"{self.listed.invalid_count} invalid addresses skipped")
+        if self.listed.skipped:
+            parts.append(f"{self.listed.skipped} unsubscribed or bounced skipped")
         return f"{', '.join(parts)} of {self.total} recipients"
 
 
-def prepare(ledger: Ledger, emails: list[str], unconfirmed: Unconfirmed | None) -> list[str]:
-    """Queue every subscriber the ledger does not know yet, find what a dead run left 'sending'
-    (now 'unconfirmed'), settle those as the editor said; the recipients still to send to."""
-    ledger.queue(emails)
-    ledger.interrupted()
-    if unconfirmed is Unconfirmed.RESEND:
-        ledger.settle_unconfirmed(SendStatus.QUEUED)
-    elif unconfirmed is Unconfirmed.SKIP:
-        ledger.settle_unconfirmed(SendStatus.ASSUMED_SENT)
-    statuses = ledger.statuses()
-    return [email for email in emails if statuses.get(email) is SendStatus.QUEUED]
+def daily_limit(limit: int | list[int], first_sent: dt.datetime | None, now: dt.datetime) -> int:
+    """The messages allowed in the 24 hours up to `now` (0: no limit). A list warms a new sending
+    domain up: one number a day from this state database's first send, the last one after that."""
+    if isinstance(limit, int):
+        return limit
+    day = (now.date() - first_sent.date()).days if first_sent else 0
+    return limit[min(day, len(limit) - 1)]
 
 
-class Pacer:
-    """`smtp.rate`: message starts at least 1/rate seconds apart (0: no limit)."""
+@dataclass(frozen=True, slots=True)
+class Job:
+    seq: int
+    key: str
+    recipient: Recipient
+    not_before: float = 0.0  # when its message may start, by the rate limit (on the plan's clock)
 
-    def __init__(self, rate: float, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.sleep, self.clock = sleep, clock
+
+class Plan:
+    """The run's one decision maker and the ledger's one writer (used from one thread only).
+
+    Hands out recipients in list order, paced to `smtp.rate` across all sessions; records each
+    message's 'sending' before its data and its outcome after; counts connection failures in a
+    row and the daily allowance, and stops the run when either runs out.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: Config,
+        *,
+        total: int,
+        done: int,
+        progress: Progress | None,
+        clock: Callable[[], float],
+        wall: Callable[[], dt.datetime],
+    ) -> None:
+        self.ledger, self.smtp, self.clock, self.wall = ledger, config.smtp, clock, wall
+        self.progress, self.total, self.done_count = progress, total, done
+        self.interval = 1.0 / self.smtp.rate if self.smtp.rate else 0.0
         self.next_start = clock()
+        self.retry: deque[Job] = deque()  # a connection failed under them: first in line again
+        self.batch: deque[Job] = deque()
+        self.after = 0  # list position of the last recipient read from the ledger
+        self.failures = 0  # connection failures in a row
+        self.stopped: str | None = None
+        self.halted = False  # an error or Ctrl-C: no new message starts
+        self.sent = 0
+        now = wall()
+        limit = daily_limit(self.smtp.daily_limit, ledger.first_sent(), now)
+        self.allowance = limit - ledger.sent_since(now - DAY) if limit else None
+        self.limit = limit
 
-    def wait(self) -> None:
-        wait = self.next_start - self.clock()
-        if wait > 0:
-            self.sleep(wait)
-        self.next_start = max(self.next_start, self.clock()) + self.interval
+    def _read(self) -> Job | None:
+        if not self.batch:
+            rows = self.ledger.pending(self.after)
+            if rows:
+                self.after = rows[-1][0]
+            self.batch.extend(Job(seq, key, Recipient(address, name)) for seq, key, address, name in rows)
+        return self.batch.popleft() if self.batch else None
 
+    def next(self) -> Job | None:
+        """The next recipient and when its message may start; None: this session is done."""
+        if self.halted or self.stopped:
+            return None
+        if self.allowance is not None and self.allowance <= 0:
+            self.stopped = f"the daily limit is reached ({self.limit} in 24 hours, smtp.daily_limit)"
+            return None
+        job = self.retry.popleft() if self.retry else self._read()
+        if job is None:
+            return None
+        if self.allowance is not None:
+            self.allowance -= 1
+        start = max(self.next_start, self.clock())
+        self.next_start = start + self.interval
+        return Job(job.seq, job.key, job.recipient, start)
 
-class Retries:
-    """A deferred recipient is tried again `smtp.retries` times, after a backoff that doubles."""
-
-    def __init__(self, config: SmtpConfig, sleep: Callable[[float], None]) -> None:
-        self.config, self.sleep = config, sleep
-        self.attempts: dict[str, int] = {}
-
-    def again(self, email: str) -> bool:
-        """Whether to try `email` again (after the backoff, slept here), or leave it for a rerun."""
-        attempts = self.attempts[email] = self.attempts.get(email, 0) + 1
-        if attempts > self.config.retries:
+    def sending(self, job: Job) -> bool:
+        """The message's data is about to go: recorded first. False: do not send it after all."""
+        if self.halted:
             return False
-        self.sleep(min(MAX_BACKOFF, self.config.backoff * 2 ** (attempts - 1)))
+        self.ledger.mark(job.key, SendStatus.SENDING, attempt=True, at=self.wall())
         return True
+
+    def done(self, job: Job, delivery: Delivery) -> float | None:
+        """Record how it went. Returns how long the session waits before its next message (after
+        a connection failure), or None to go on at once."""
+        if self.allowance is not None and delivery.outcome in (Outcome.REFUSED, Outcome.DEFERRED):
+            self.allowance += 1  # nothing went out: it does not count
+        if delivery.outcome is Outcome.DEFERRED:
+            self.ledger.mark(job.key, SendStatus.QUEUED, delivery.reply)  # this run or the next
+            if delivery.connection:
+                self.retry.append(job)  # the relay's fault, not the recipient's: first in line again
+        else:
+            status = _RECORDED[delivery.outcome]
+            self.ledger.mark(job.key, status, delivery.reply)
+            self.done_count += 1
+            if status is SendStatus.SENT:
+                self.sent += 1
+                self.failures = 0
+            if self.progress:
+                self.progress(self.done_count, self.total)
+        if not delivery.connection:
+            return None
+        self.failures += 1
+        if self.failures > self.smtp.retries:
+            self.stopped = f"the relay failed {self.failures} times in a row, last: {delivery.reply}"
+            return None
+        return float(min(MAX_BACKOFF, self.smtp.backoff * 2 ** (self.failures - 1)))
 
 
 _RECORDED = {
@@ -130,21 +220,128 @@ _RECORDED = {
 }
 
 
-def report(
-    ledger: Ledger, base: SendReport, recipients: Mapping[str, Recipient], pending: list[str]
-) -> SendReport:
-    """The ledger is the truth: what this run did is read back from it."""
-    statuses = ledger.statuses()
-    base.sent = sum(1 for e in pending if statuses.get(e) is SendStatus.SENT)
-    base.unconfirmed = {e: r for e, r in ledger.replies(SendStatus.UNCONFIRMED).items() if e in recipients}
-    base.failed = {e: r for e, r in ledger.replies(SendStatus.FAILED).items() if e in recipients}
-    base.deferred = {e: r for e, r in ledger.replies(SendStatus.QUEUED).items() if e in recipients}
-    return base
+@dataclass
+class _Call:
+    name: str
+    args: tuple[Any, ...]
+    answer: queue.Queue[Any] = field(default_factory=lambda: queue.Queue(maxsize=1))
+
+
+class _Remote:
+    """A session's way to the plan from another thread: each call waits for the plan's answer."""
+
+    def __init__(self, inbox: queue.Queue[_Call | tuple[str, BaseException | None]]) -> None:
+        self.inbox = inbox
+
+    def _ask(self, name: str, *args: Any) -> Any:
+        call = _Call(name, args)
+        self.inbox.put(call)
+        return call.answer.get()
+
+    def next(self) -> Job | None:
+        job: Job | None = self._ask("next")
+        return job
+
+    def sending(self, job: Job) -> bool:
+        go: bool = self._ask("sending", job)
+        return go
+
+    def done(self, job: Job, delivery: Delivery) -> float | None:
+        pause: float | None = self._ask("done", job, delivery)
+        return pause
+
+
+def _deliver_all(
+    plan: Plan | _Remote,
+    session: Session,
+    copy_for: Callable[[Recipient], bytes],
+    sender: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """One session's loop: ask for a recipient, wait for its turn, deliver, report, repeat."""
+    try:
+        while (job := plan.next()) is not None:
+            wait = job.not_before - clock()
+            if wait > 0:
+                sleep(wait)
+            data = copy_for(job.recipient)
+            delivery = session.deliver(sender, job.recipient, data, partial(plan.sending, job))
+            pause = plan.done(job, delivery)
+            if pause:
+                session.drop()
+                sleep(pause)
+    finally:
+        session.close()
+
+
+def _run_sessions(
+    plan: Plan,
+    sessions: list[Session],
+    copy_for: Callable[[Recipient], bytes],
+    sender: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """Several sessions in threads of their own; the plan answers them here, in this thread."""
+    inbox: queue.Queue[_Call | tuple[str, BaseException | None]] = queue.Queue()
+    remote = _Remote(inbox)
+
+    def worker(session: Session) -> None:
+        error: BaseException | None = None
+        try:
+            _deliver_all(remote, session, copy_for, sender, sleep, clock)
+        except BaseException as failure:  # handed to the main thread, which raises it
+            error = failure
+        inbox.put(("exit", error))
+
+    threads = [
+        threading.Thread(target=worker, args=(s,), daemon=True, name=f"smtp-{n}")
+        for n, s in enumerate(sessions)
+    ]
+    for thread in threads:
+        thread.start()
+    running, errors, interrupted = len(threads), [], False
+    while running:
+        try:
+            message = inbox.get()
+        except KeyboardInterrupt:  # let the sessions finish the message they are on, then stop
+            plan.halted = interrupted = True
+            continue
+        if isinstance(message, tuple):
+            running -= 1
+            if message[1] is not None:
+                errors.append(message[1])
+                plan.halted = True
+            continue
+        try:
+            message.answer.put(getattr(plan, message.name)(*message.args))
+        except BaseException as failure:
+            plan.halted = True
+            errors.append(failure)
+            message.answer.put(False if message.name == "sending" else None)
+    if interrupted:
+        raise KeyboardInterrupt
+    if errors:
+        raise errors[0]
+
+
+def prepare(ledger: Ledger, subscribers: Iterator[Subscriber], unconfirmed: Unconfirmed | None) -> int:
+    """Take the list into the ledger (queueing those it does not know), find what a dead run
+    left 'sending' (now 'unconfirmed'), settle those as the editor said. Returns the list's size."""
+    total = ledger.take_list((s.key, s.recipient.email, s.recipient.name) for s in subscribers)
+    ledger.interrupted()
+    if unconfirmed is Unconfirmed.RESEND:
+        ledger.settle_unconfirmed(SendStatus.QUEUED)
+    elif unconfirmed is Unconfirmed.SKIP:
+        ledger.settle_unconfirmed(SendStatus.ASSUMED_SENT)
+    return total
 
 
 def send_issue(
     issue: PersonalIssue,
-    subscribers: SubscriberList,
+    subscribers: Iterator[Subscriber],
+    listed: ListReport,
     ledger: Ledger,
     config: Config,
     *,
@@ -154,53 +351,38 @@ def send_issue(
     progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> SendReport:
-    """Send `issue` to every subscriber the ledger has not seen sent, one SMTP session at a time.
+    """Send `issue` to every subscriber the ledger has not seen sent, over `smtp.connections`
+    sessions. `listed` fills as `subscribers` is read. Returns the report, read from the ledger.
 
-    Prepare (queue, settle the unconfirmed), then for each recipient: pace to `smtp.rate`,
-    compose their copy, deliver it, record the outcome; a deferred one is retried on a new
-    connection after a backoff, and left queued for the next run once `smtp.retries` are spent.
-    Returns the report, read back from the ledger.
+    `now` is the messages' Date; `wall` the clock the daily limit counts by; `clock` and
+    `sleep` pace the messages (tests give their own).
     """
-    recipients = {normalized(r.email): r for r in subscribers.recipients}
-    pending = prepare(ledger, list(recipients), unconfirmed)
-    statuses = ledger.statuses()
-    base = SendReport(
-        total=len(recipients),
-        already_sent=sum(1 for email in recipients if statuses.get(email) in DELIVERED),
-        invalid=subscribers.invalid,
-        skipped=subscribers.skipped,
-    )
+    total = prepare(ledger, subscribers, unconfirmed)
+    before = ledger.counts()
+    already = sum(before.get(s, 0) for s in DELIVERED)
+    plan = Plan(ledger, config, total=total, done=already, progress=progress, clock=clock, wall=wall)
+    copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
     sender = sender_address(config.newsletter.sender)
-    session = Session(config.smtp, secrets.password, config.resolve)
-    pacer, retries = Pacer(config.smtp.rate, sleep, clock), Retries(config.smtp, sleep)
-    queue, done = deque(pending), base.already_sent
-    try:
-        while queue:
-            email = queue.popleft()
-            pacer.wait()
-            data = personal_message(issue, recipients[email], config, now=now, secret=secrets.unsubscribe)
-            delivery = session.deliver(
-                sender,
-                recipients[email],
-                data,
-                before_data=partial(ledger.mark, email, SendStatus.SENDING, attempt=True),
-            )
-            if delivery.outcome is Outcome.DEFERRED:
-                if retries.again(email):
-                    session.drop()
-                    queue.appendleft(email)  # the same recipient again, on a new connection
-                    ledger.mark(email, SendStatus.QUEUED)
-                else:
-                    ledger.mark(email, SendStatus.QUEUED, delivery.reply)  # a rerun tries again
-                continue
-            ledger.mark(email, _RECORDED[delivery.outcome], delivery.reply)
-            done += 1
-            if progress:
-                progress(done, base.total)
-    finally:
-        session.close()
-    return report(ledger, base, recipients, pending)
+    sessions = [
+        Session(config.smtp, secrets.password, config.resolve) for _ in range(config.smtp.connections)
+    ]
+    if len(sessions) == 1:
+        _deliver_all(plan, sessions[0], copies.for_recipient, sender, sleep, clock)
+    else:
+        _run_sessions(plan, sessions, copies.for_recipient, sender, sleep, clock)
+    counts = ledger.counts()
+    left = {s: counts.get(s, 0) for s in (SendStatus.FAILED, SendStatus.QUEUED, SendStatus.UNCONFIRMED)}
+    return SendReport(
+        total=total,
+        sent=plan.sent,
+        already_sent=already,
+        left={s: n for s, n in left.items() if n},
+        examples={s: ledger.examples(s, EXAMPLES) for s, n in left.items() if n},
+        listed=listed,
+        stopped=plan.stopped,
+    )
 
 
 def send_one(
@@ -210,6 +392,6 @@ def send_one(
     data = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
     session = Session(config.smtp, secrets.password, config.resolve)
     try:
-        return session.deliver(sender_address(config.newsletter.sender), recipient, data, lambda: None)
+        return session.deliver(sender_address(config.newsletter.sender), recipient, data, lambda: True)
     finally:
         session.close()

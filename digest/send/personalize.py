@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from email.headerregistry import Address
 from urllib.parse import quote
 
 from digest.config import Config
@@ -36,6 +37,27 @@ def greeting_for(recipient: Recipient | None, greeting: str, fallback: str) -> s
     return fallback
 
 
+def fill_for(issue: PersonalIssue, recipient: Recipient, config: Config, secret: str | None) -> Fill:
+    """What goes where the issue's markers are, for `recipient`."""
+    send = config.send
+    unsubscribe = personal_url(issue.unsubscribe_url, recipient, secret) if issue.unsubscribe_url else None
+    return Fill(greeting_for(recipient, send.greeting, send.greeting_fallback), unsubscribe)
+
+
+def message_key(issue: PersonalIssue, recipient: Recipient, config: Config, *, test: bool = False) -> str:
+    """The copy's Message-ID: the same for the same issue and recipient, so a copy sent again
+    is recognisably the same message."""
+    key = hashlib.sha256(f"{issue.number}\0{normalized(recipient.email)}".encode()).hexdigest()[:20]
+    return message_id(issue.number, issue.slug, f"{'test.' if test else ''}{key}", config.newsletter.sender)
+
+
+def to_header(recipient: Recipient) -> Address:
+    """The To value: an Address object, so the email package quotes or encodes any name (one
+    with a comma, a quote or a '<' in it) instead of parsing a string it may choke on."""
+    local, _, domain = recipient.email.rpartition("@")
+    return Address(display_name=recipient.name, username=local, domain=domain)  # parts: no re-parsing
+
+
 def personal_message(
     issue: PersonalIssue,
     recipient: Recipient,
@@ -44,24 +66,22 @@ def personal_message(
     now: dt.datetime,
     secret: str | None,
     test: bool = False,
+    boundary: str | None = None,
 ) -> bytes:
-    """The message for one subscriber: their greeting and unsubscribe link in both parts and in
-    List-Unsubscribe, their address in To. A test copy is marked [TEST] in its subject."""
-    send = config.send
-    unsubscribe = personal_url(issue.unsubscribe_url, recipient, secret) if issue.unsubscribe_url else None
-    fill = Fill(greeting_for(recipient, send.greeting, send.greeting_fallback), unsubscribe)
-    key = hashlib.sha256(f"{issue.number}\0{normalized(recipient.email)}".encode()).hexdigest()[:20]
-    # The same id for the same issue and recipient: a copy sent again is recognisably the same.
-    unique = f"{'test.' if test else ''}{key}"
-    to = f"{recipient.name} <{recipient.email}>" if recipient.name else recipient.email
+    """The message for one subscriber, composed in full: their greeting and unsubscribe link in
+    both parts and in List-Unsubscribe, their address in To. A test copy is marked [TEST] in its
+    subject. An address with a non-ASCII local part gets UTF-8 headers (it is sent with SMTPUTF8)."""
+    fill = fill_for(issue, recipient, config, secret)
     message = compose(
         newsletter=config.newsletter,
         subject=f"[TEST] {issue.subject}" if test else issue.subject,
         text=fill_text(issue.text, fill),
         html=fill_html(issue.html, fill),
         date=now,
-        message_id=message_id(issue.number, issue.slug, unique, config.newsletter.sender),
-        unsubscribe_url=unsubscribe,
-        to=to,
+        message_id=message_key(issue, recipient, config, test=test),
+        unsubscribe_url=fill.unsubscribe,
+        to=to_header(recipient),
+        boundary=boundary,
+        utf8=not recipient.email.isascii(),
     )
     return message.as_bytes()

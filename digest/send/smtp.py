@@ -1,10 +1,14 @@
 """One SMTP session to the relay: TLS or STARTTLS (certificates always verified), AUTH, and
 the delivery of one message with a typed result.
 
-A fault worth retrying (4xx, a lost connection, a timeout) comes back as `DEFERRED`; a
-permanent refusal (5xx) as `REFUSED`; a connection lost after the message data went out as
-`UNCONFIRMED` (the server may have it). What cannot get better by retrying (TLS failed, the
-password refused, no STARTTLS) raises `SendError`.
+A refusal for now (4xx) comes back as `DEFERRED`, a permanent one (5xx) as `REFUSED`; a
+connection lost after the message data went out as `UNCONFIRMED` (the server may have it).
+`connection` says the session itself failed (no connection, a lost one, a timeout, 421 "closing
+the channel"): the relay's trouble, not the recipient's. What cannot get better by retrying
+(TLS failed, the password refused, no STARTTLS) raises `SendError`.
+
+An address with a non-ASCII local part goes with SMTPUTF8 (RFC 6531) when the relay offers it;
+when it does not, that recipient is refused with a reason, and the session goes on.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class Outcome(StrEnum):
 class Delivery:
     outcome: Outcome
     reply: str  # the server's reply, or what went wrong
+    connection: bool = False  # the session failed (the relay's trouble), not this recipient
+
+
+NO_SMTPUTF8 = "the address needs SMTPUTF8 (a non-ASCII local part), which the relay does not offer"
 
 
 class _Unreachable(Exception):
@@ -43,7 +51,9 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def _refusal(code: int, text: bytes | str) -> Delivery:
-    return Delivery(Outcome.DEFERRED if code < 500 else Outcome.REFUSED, _reply(code, text))
+    if code >= 500:
+        return Delivery(Outcome.REFUSED, _reply(code, text))
+    return Delivery(Outcome.DEFERRED, _reply(code, text), connection=code == 421)
 
 
 def _login(smtp: smtplib.SMTP, user: str, secret: str) -> None:
@@ -132,28 +142,45 @@ class Session:
             self._smtp = None
 
     def deliver(
-        self, sender: str, recipient: Recipient, data: bytes, before_data: Callable[[], None]
+        self, sender: str, recipient: Recipient, data: bytes, before_data: Callable[[], bool]
     ) -> Delivery:
-        """One message to one recipient. `before_data` runs just before the data goes out: from
-        then on the server may end up with the message, and the caller's ledger must say so."""
+        """One message to one recipient. `before_data` runs just before the data goes out (from
+        then on the server may end up with the message, and the caller's ledger must say so);
+        when it answers False, the message is not sent after all."""
         try:
             smtp = self.open()
-            for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient.email)):
-                code, text = command(argument)
-                if code >= 400:
-                    smtp.rset()
-                    return _refusal(code, text)
+            options: tuple[str, ...] = ()
+            if not recipient.email.isascii():
+                if not smtp.has_extn("smtputf8"):
+                    return Delivery(Outcome.REFUSED, NO_SMTPUTF8)
+                options = ("SMTPUTF8", "BODY=8BITMIME") if smtp.has_extn("8bitmime") else ("SMTPUTF8",)
+            try:
+                for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient.email)):
+                    code, text = command(argument, options) if command == smtp.mail else command(argument)
+                    if code >= 400:
+                        smtp.rset()
+                        if code == 421:
+                            self.drop()
+                        return _refusal(code, text)
+            finally:
+                smtp.command_encoding = "ascii"  # SMTPUTF8 is for one transaction
         except _Unreachable as error:
-            return Delivery(Outcome.DEFERRED, str(error))
+            return Delivery(Outcome.DEFERRED, str(error), connection=True)
         except (OSError, smtplib.SMTPException) as error:
             self.drop()
-            return Delivery(Outcome.DEFERRED, f"{type(error).__name__}: {error}")
-        before_data()
+            return Delivery(Outcome.DEFERRED, f"{type(error).__name__}: {error}", connection=True)
+        if not before_data():
+            smtp.rset()
+            return Delivery(Outcome.DEFERRED, "the run stopped before this message")
         try:
             code, text = smtp.data(data)
         except smtplib.SMTPDataError as error:  # the server refused to take data at all
+            if error.smtp_code == 421:
+                self.drop()
             return _refusal(error.smtp_code, error.smtp_error)
         except (OSError, smtplib.SMTPException) as error:
             self.drop()
-            return Delivery(Outcome.UNCONFIRMED, f"connection lost during delivery: {error}")
+            return Delivery(Outcome.UNCONFIRMED, f"connection lost during delivery: {error}", connection=True)
+        if code == 421:
+            self.drop()
         return Delivery(Outcome.SENT, _reply(code, text)) if code == 250 else _refusal(code, text)

@@ -1,32 +1,25 @@
-"""The subscriber list: a CSV of email, name and any other columns, read and checked.
+"""The subscriber list: a CSV of email, name and any other columns, read row by row and checked.
 
 Addresses are checked with email-validator (syntax only: no DNS, which cron machines and
 tests cannot count on); invalid ones are reported and never sent to. A `status` column of
-`unsubscribed` or `bounced` (any case) leaves a row out.
+`unsubscribed` or `bounced` (any case) leaves a row out. The list is streamed, never held:
+a list of 100,000 costs no more memory than one of 100.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from digest.errors import InputError, read_input
+from digest.errors import InputError
 from digest.models import Recipient
 
 SKIPPED_STATUSES = {"unsubscribed", "bounced"}
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriberList:
-    recipients: tuple[Recipient, ...]
-    invalid: tuple[tuple[int, str, str], ...] = ()  # (line, address, why)
-    skipped: int = 0  # unsubscribed or bounced
-    duplicates: int = 0
-    extra: dict[str, dict[str, str]] = field(default_factory=dict)  # email -> other columns
+EXAMPLES = 20  # invalid rows remembered for the report; the rest are counted
 
 
 def normalized(address: str) -> str:
@@ -34,36 +27,70 @@ def normalized(address: str) -> str:
     return address.strip().lower()
 
 
-def load_subscribers(path: Path, label: str) -> SubscriberList:
-    text = read_input(path, label, "subscriber list")
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
-    if "email" not in columns:
-        raise InputError("needs an 'email' column", path=label)
-    recipients: list[Recipient] = []
-    invalid: list[tuple[int, str, str]] = []
-    extra: dict[str, dict[str, str]] = {}
-    seen: set[str] = set()
-    skipped = duplicates = 0
-    for row in reader:
-        address = (row.get(columns["email"]) or "").strip()
-        status = (row.get(columns["status"]) or "").strip().lower() if "status" in columns else ""
-        if status in SKIPPED_STATUSES:
-            skipped += 1
-            continue
+@dataclass
+class ListReport:
+    """What reading the list found besides the recipients."""
+
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, address, why), the first few
+    invalid_count: int = 0
+    skipped: int = 0  # unsubscribed or bounced
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    key: str  # the ledger's key: the normalized address
+    recipient: Recipient  # the address as sent (an IDNA domain in ASCII) and the name
+
+
+def _tidy(name: str) -> str:
+    # One line: a CSV field may hold line breaks or tabs, which have no place in a greeting or a header.
+    return " ".join(name.split())
+
+
+def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Subscriber]:
+    """The list's valid subscribers in its order; what was left out goes into `report`."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError("subscriber list not found", path=label) from None
+    except OSError as error:
+        raise InputError(f"cannot read the subscriber list: {error.strerror}", path=label) from None
+    with handle:
+        reader = csv.DictReader(handle)
         try:
-            address = validate_email(address, check_deliverability=False).normalized
-        except EmailNotValidError as error:
-            invalid.append((reader.line_num, address, str(error)))
-            continue
-        key = normalized(address)
-        if key in seen:
-            duplicates += 1
-            continue
-        seen.add(key)
-        name = (row.get(columns["name"]) or "").strip() if "name" in columns else ""
-        recipients.append(Recipient(address, name))
-        extra[key] = {
-            k: v or "" for k, v in row.items() if k and k.strip().lower() not in ("email", "name", "status")
-        }
-    return SubscriberList(tuple(recipients), tuple(invalid), skipped, duplicates, extra)
+            columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
+        except UnicodeDecodeError as error:
+            raise InputError(f"cannot read the subscriber list: {error}", path=label) from None
+        if "email" not in columns:
+            raise InputError("needs an 'email' column", path=label)
+        try:
+            for row in reader:
+                subscriber = _subscriber(row, columns, reader.line_num, report)
+                if subscriber is not None:
+                    yield subscriber
+        except UnicodeDecodeError as error:
+            raise InputError(f"line {reader.line_num + 1}: not UTF-8 ({error.reason})", path=label) from None
+        except csv.Error as error:
+            raise InputError(f"line {reader.line_num}: {error}", path=label) from None
+
+
+def _subscriber(
+    row: dict[str, str], columns: dict[str, str], line: int, report: ListReport
+) -> Subscriber | None:
+    status = (row.get(columns["status"]) or "").strip().lower() if "status" in columns else ""
+    if status in SKIPPED_STATUSES:
+        report.skipped += 1
+        return None
+    address = (row.get(columns["email"]) or "").strip()
+    try:
+        valid = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        report.invalid_count += 1
+        if len(report.invalid) < EXAMPLES:
+            report.invalid.append((line, address, str(error)))
+        return None
+    name = _tidy(row.get(columns["name"]) or "") if "name" in columns else ""
+    # Sent with the domain in ASCII (IDNA), which every relay takes; a non-ASCII local part
+    # stays as it is and needs SMTPUTF8.
+    sendable = f"{valid.local_part}@{valid.ascii_domain}"
+    return Subscriber(normalized(valid.normalized), Recipient(sendable, name))

@@ -1,0 +1,243 @@
+"""Each subscriber's copy, spliced from one message composed and encoded once per issue.
+
+Composing a 42 KB message with the email package and quoted-printable encoding it again for
+every recipient cost more than sending it. Here the message is composed once with stand-ins
+for what differs per recipient (To, Message-ID, List-Unsubscribe, the parts' greeting and
+unsubscribe link), and each copy is assembled from the encoded pieces. The copies are byte for
+byte what `personalize.personal_message` composes in full (a test compares the two), because:
+
+- the headers that differ are folded by the email package's own header objects, one each;
+- quoted-printable encodes each source line on its own (email.quoprimime.body_encode), so only
+  the lines holding a marker are encoded again; and within a long line (premailer writes the
+  HTML as one line of 30 KB) the stretches between markers are encoded once for each place the
+  76-column grid can meet them, and then looked up.
+
+A copy that needs anything else (SMTPUTF8 headers, a value with a line break in it) is
+composed in full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping
+from email import quoprimime
+from email.headerregistry import Address
+
+from digest.config import Config
+from digest.issue_folder import PersonalIssue
+from digest.models import Recipient
+from digest.render.markers import MARKED, html_values, text_values
+from digest.render.message import POLICY, compose, list_unsubscribe
+from digest.send.personalize import fill_for, message_key, personal_message, personal_url, to_header
+
+_MAX: int = POLICY.max_line_length or 78  # what the email package wraps quoted-printable body lines at
+_SOFT_BREAK = "=\r\n"  # the parts are written with the SMTP line ending
+_LONG = 2 * _MAX  # a line at least this long is encoded from cached stretches
+_ENCODE = {
+    octet: quoprimime.quote(chr(octet)) if quoprimime.body_check(octet) else chr(octet)
+    for octet in range(256)
+    if octet not in (10, 13)
+}
+# Stand-ins that the email package writes as they are, each on a line of its own.
+_TO, _ID, _UNSUBSCRIBE = "DIGESTCOPYTO", "<DIGESTCOPYID@digest.invalid>", "DIGESTCOPYUNSUBSCRIBE"
+_TEXT, _HTML = "DIGESTCOPYTEXT\n", "DIGESTCOPYHTML\n"
+_STAND_INS = re.compile(
+    rb"(To: DIGESTCOPYTO\r\n|Message-ID: <DIGESTCOPYID@digest\.invalid>\r\n"
+    rb"|List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n|DIGESTCOPYTEXT\r\n|DIGESTCOPYHTML\r\n)"
+)
+
+
+def _latin1(text: str) -> str:
+    """The UTF-8 bytes of `text`, a character each: what the email package QP-encodes."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def _quote(text: str) -> str:
+    return text.translate(_ENCODE)
+
+
+def _steps(line: str, start: int, stop_before: int, pieces: list[str]) -> int:
+    """quoprimime's wrapping loop, from `start` while a whole step fits before `stop_before`;
+    returns where it stopped. One step: 77 characters and a soft break, or fewer so that an
+    escape (=XX) is never cut."""
+    last = _MAX - 1
+    while start + _MAX + 1 <= stop_before:
+        stop = start + last
+        if line[stop - 2] == "=":
+            pieces.append(line[start : stop - 1])
+            start = stop - 2
+        elif line[stop - 1] == "=":
+            pieces.append(line[start:stop])
+            start = stop - 1
+        else:
+            pieces.append(line[start:stop] + "=")
+            start = stop
+    return start
+
+
+def _end(line: str, start: int, pieces: list[str]) -> None:
+    """The rest of the line, with quoprimime's care for white space at its end."""
+    if line and line[-1] in " \t":
+        room = start - (len(line) - 1 - _MAX)
+        if room >= 3:
+            tail = quoprimime.quote(line[-1])
+        elif room == 2:
+            tail = line[-1] + _SOFT_BREAK
+        else:
+            tail = _SOFT_BREAK + quoprimime.quote(line[-1])
+        pieces.append(line[start:-1] + tail)
+    else:
+        pieces.append(line[start:])
+
+
+def encode_line(line: str) -> str:
+    """One quoted line (already `_quote`d), wrapped as quoprimime.body_encode wraps it."""
+    pieces: list[str] = []
+    _end(line, _steps(line, 0, len(line), pieces), pieces)
+    return "\r\n".join(pieces)
+
+
+class MarkedLine:
+    """A source line with markers in it, encoded again for each recipient's values."""
+
+    def __init__(self, line: str) -> None:
+        parts = MARKED.split(line)
+        self.fixed = [_quote(p) for p in parts]  # the quoted stretches around the markers
+        self.slots = MARKED.findall(line)
+        self._stretches: dict[tuple[int, int], tuple[str, int]] = {}
+
+    def _stretch(self, index: int, offset: int) -> tuple[str, int]:
+        """Fixed stretch `index` wrapped from `offset`, as far as whole steps go: the same for
+        every recipient whose wrapping enters it at `offset`, so computed once."""
+        key = (index, offset)
+        if key not in self._stretches:
+            pieces: list[str] = []
+            end = _steps(self.fixed[index], offset, len(self.fixed[index]), pieces)
+            self._stretches[key] = ("\r\n".join(pieces), end)
+        return self._stretches[key]
+
+    def encode(self, values: Mapping[str, str]) -> str:
+        filled = [_quote(values[slot]) for slot in self.slots]
+        line = self.fixed[0] + "".join(v + f for v, f in zip(filled, self.fixed[1:], strict=True))
+        if len(line) < _LONG:
+            return encode_line(line)
+        pieces: list[str] = []
+        start, position = 0, 0
+        for index, stretch in enumerate(self.fixed):
+            end = position + len(stretch)
+            if start >= position:  # the wrapping enters this stretch: its steps are cached
+                text, stopped = self._stretch(index, start - position)
+                if text:
+                    pieces.append(text)
+                start = position + stopped
+            # Across the next value and into the next stretch, step by step.
+            following = end + (len(filled[index]) if index < len(filled) else 0)
+            limit = min(len(line), following + _MAX + 1) if index < len(filled) else len(line)
+            start = _steps(line, start, limit, pieces)
+            position = following
+        _end(line, start, pieces)
+        return "\r\n".join(pieces)
+
+
+class EncodedPart:
+    """A part's text (with markers) quoted-printable encoded once; each recipient's copy
+    re-encodes only the lines that hold a marker."""
+
+    def __init__(self, text: str) -> None:
+        self.template: list[str | MarkedLine] = []
+        for raw in text.encode("utf-8").splitlines():  # as the email package splits a part
+            line = raw.decode("latin-1")
+            self.template.append(MarkedLine(line) if MARKED.search(line) else encode_line(_quote(line)))
+
+    def encode(self, values: Mapping[str, str]) -> bytes:
+        latin = {marker: _latin1(value) for marker, value in values.items()}
+        lines = [line if isinstance(line, str) else line.encode(latin) for line in self.template]
+        return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def boundary_for(issue: PersonalIssue) -> str:
+    """The MIME boundary of an issue's copies: from its content, so it is in none of them."""
+    digest = hashlib.sha256(issue.html.encode() + issue.text.encode()).hexdigest()
+    return f"=_digest_{digest[:24]}"
+
+
+class Copies:
+    """The issue's message for this run, composed once; `for_recipient` splices each copy."""
+
+    def __init__(self, issue: PersonalIssue, config: Config, *, now: dt.datetime, secret: str | None) -> None:
+        self.issue, self.config, self.now, self.secret = issue, config, now, secret
+        self.boundary = boundary_for(issue)
+        # Anyone's link has the scheme everyone's has, which decides List-Unsubscribe(-Post).
+        link = issue.unsubscribe_url
+        anyone = personal_url(link, Recipient("someone@digest.invalid"), secret or "-") if link else None
+        skeleton = compose(
+            newsletter=config.newsletter,
+            subject=issue.subject,
+            text=_TEXT,
+            html=_HTML,
+            date=now,
+            message_id=_ID,
+            unsubscribe_url=anyone,
+            to=_TO,
+            boundary=self.boundary,
+        )
+        if anyone and "List-Unsubscribe" in skeleton:
+            skeleton.replace_header("List-Unsubscribe", _UNSUBSCRIBE)
+        self.pieces = _STAND_INS.split(skeleton.as_bytes())
+        self.text = EncodedPart(issue.text)
+        self.html = EncodedPart(issue.html)
+
+    def for_recipient(self, recipient: Recipient) -> bytes:
+        fill = fill_for(self.issue, recipient, self.config, self.secret)
+        values = (fill.greeting, fill.unsubscribe or "")
+        if not recipient.email.isascii() or any("\n" in v or "\r" in v for v in values):
+            return personal_message(
+                self.issue, recipient, self.config, now=self.now, secret=self.secret, boundary=self.boundary
+            )
+        headers = {
+            b"To: DIGESTCOPYTO\r\n": _to(recipient),
+            b"Message-ID: <DIGESTCOPYID@digest.invalid>\r\n": _message_id(
+                message_key(self.issue, recipient, self.config)
+            ),
+            b"List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n": _raw(
+                "List-Unsubscribe", list_unsubscribe(self.config.newsletter, fill.unsubscribe)
+            ),
+            b"DIGESTCOPYTEXT\r\n": self.text.encode(text_values(fill)),
+            b"DIGESTCOPYHTML\r\n": self.html.encode(html_values(fill)),
+        }
+        return b"".join(headers.get(piece, piece) for piece in self.pieces)
+
+
+# A name the email package writes as it is: words of letters, digits, "'" and "-", one space apart.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)*")
+_PLAIN_VALUE = re.compile(r"[!-~]+")  # printable ASCII, no white space
+
+
+def _to(recipient: Recipient) -> bytes:
+    """The To header. The common case (a plain name, an ASCII address, one short line) is written
+    directly, as the email package would write it; anything else goes through its header object."""
+    address = recipient.email
+    if _PLAIN_VALUE.fullmatch(address) and (not recipient.name or _PLAIN_NAME.fullmatch(recipient.name)):
+        line = f"To: {recipient.name} <{address}>" if recipient.name else f"To: {address}"
+        if len(line) <= _MAX:
+            return f"{line}\r\n".encode("ascii")
+    return _fold("To", to_header(recipient))
+
+
+def _message_id(value: str) -> bytes:
+    line = f"Message-ID: {value}"
+    if len(line) <= _MAX and _PLAIN_VALUE.fullmatch(value):
+        return f"{line}\r\n".encode("ascii")
+    return _fold("Message-ID", value)
+
+
+def _fold(name: str, value: str | Address) -> bytes:
+    """A header as the email package writes it when the message is composed in full."""
+    folded: str = POLICY.header_factory(name, value).fold(policy=POLICY)
+    return folded.encode("ascii")
+
+
+def _raw(name: str, value: str | None) -> bytes:
+    return bytes(POLICY.fold_binary(name, value)) if value else b""
