@@ -323,10 +323,10 @@ class Ledger:
             ).rowcount
 
     def sent_since(self, moment: dt.datetime) -> int:
-        """Messages that went out (or may have) since `moment`, from any issue: the daily limit's count."""
+        """Messages that went out (or may have) after `moment`, from any issue: the daily limit's count."""
         return int(
             self._db.execute(
-                "SELECT count(*) FROM sends WHERE sent_at >= ?", (moment.isoformat(),)
+                "SELECT count(*) FROM sends WHERE sent_at > ?", (moment.isoformat(),)
             ).fetchone()[0]
         )
 

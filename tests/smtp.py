@@ -143,9 +143,17 @@ Security = Literal["starttls", "tls", "none"]
 
 class SmtpServer:
     """`security`: STARTTLS required (a submission port), implicit TLS (port 465's way), or a
-    server that offers no TLS at all. `cram_only`: AUTH offers only CRAM-MD5."""
+    server that offers no TLS at all. `cram_only`: AUTH offers only CRAM-MD5. `smtputf8`: the
+    server takes addresses with non-ASCII local parts (RFC 6531)."""
 
-    def __init__(self, folder: Path, *, security: Security = "starttls", cram_only: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        security: Security = "starttls",
+        cram_only: bool = False,
+        smtputf8: bool = False,
+    ) -> None:
         self.cert, key = make_certificate(folder)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert, key)
@@ -163,6 +171,7 @@ class SmtpServer:
             # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is encrypted from the start.
             auth_require_tls=security == "starttls",
             auth_exclude_mechanism=["PLAIN", "LOGIN"] if cram_only else None,
+            enable_SMTPUTF8=smtputf8,
         )
 
     def start(self) -> None:

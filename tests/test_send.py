@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from digest.config import Config, load_config
+from digest.errors import SendError
 from digest.issue_folder import read_personal
 from digest.models import Recipient
 from digest.send.copies import Copies
@@ -29,6 +30,7 @@ from digest.state import open_state
 
 from .conftest import SAMPLE, Cli, build_into, start_digest
 from .smtp import PASSWORD, SmtpServer
+from .test_cli import assert_one_line_error
 
 SECRET = "unsubscribe-secret-for-tests"
 
@@ -45,15 +47,24 @@ def smtp(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SmtpServer]
 
 
 def newsletter(
-    folder: Path, smtp: SmtpServer, subscribers: int = 0, *, ca: bool = True, extra: str = ""
+    folder: Path,
+    smtp: SmtpServer,
+    subscribers: int = 0,
+    *,
+    ca: bool = True,
+    extra: str = "",
+    connections: int = 1,
+    smtp_extra: str = "",
 ) -> Path:
-    """The sample newsletter with the test server as its SMTP relay (and n generated subscribers)."""
+    """The sample newsletter with the test server as its SMTP relay (and n generated subscribers);
+    `connections` and `smtp_extra` go into its [smtp] section."""
     folder.mkdir(exist_ok=True)
     for name in ("news.rss", "analytics.csv", "picks.toml", "subscribers.csv"):
         (folder / name).write_bytes((SAMPLE / name).read_bytes())
     # The sample's own [smtp] section gives way to the test server's.
     config = re.sub(r"\[smtp\]\n(?:[^\[\n].*\n|\n)*", "", (SAMPLE / "digest.toml").read_text())
-    config += smtp.toml(ca=ca) + extra + '[output]\ndir = "issues"\n[state]\ndir = "state"\n'
+    smtp_section = smtp.toml(ca=ca) + f"connections = {connections}\n" + smtp_extra
+    config += smtp_section + extra + '[output]\ndir = "issues"\n[state]\ndir = "state"\n'
     (folder / "digest.toml").write_text(config)
     if subscribers:
         # Mixed case on purpose: the ledger must know Reader0@… and reader0@… as one subscriber.
@@ -80,6 +91,13 @@ def send_in_process(config: Config, folder: Path, **clocks: Any) -> SendReport:
             secrets=Secrets(PASSWORD, SECRET),
             **clocks,
         )
+
+
+def unconfirmed_in(state: Path) -> set[str]:
+    """The recipients the ledger has as unconfirmed (any issue)."""
+    with open_state(state) as opened:
+        rows = opened.ledger(0)._db.execute("SELECT email FROM sends WHERE status = 'unconfirmed'")
+        return {email for (email,) in rows}
 
 
 def environment(password: str = PASSWORD) -> dict[str, str]:
@@ -148,10 +166,11 @@ def test_a_refused_recipient_is_recorded_and_the_rest_sent(cli: Cli, smtp: SmtpS
     ],
     ids=["421-then-recovery", "dropped-after-5"],
 )
+@pytest.mark.parametrize("connections", [1, 8])
 def test_a_transient_fault_is_retried_on_a_new_connection_without_duplicates(
-    cli: Cli, smtp: SmtpServer, fault: dict[str, int]
+    cli: Cli, smtp: SmtpServer, fault: dict[str, int], connections: int
 ) -> None:
-    config = newsletter(cli.cwd / "news", smtp, subscribers=12)
+    config = newsletter(cli.cwd / "news", smtp, subscribers=12, connections=connections)
     cli("build", "--config", str(config))
     for name, value in fault.items():
         setattr(smtp.recorder.faults, name, value)
@@ -177,34 +196,39 @@ def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(cli: Cli, s
 
 @pytest.mark.slow
 @pytest.mark.parametrize("settle", ["skip", "resend"])
+@pytest.mark.parametrize("connections", [1, 8])
 def test_kill_9_mid_send_then_rerun_sends_each_subscriber_exactly_once(
-    tmp_path: Path, smtp: SmtpServer, settle: str
+    tmp_path: Path, smtp: SmtpServer, settle: str, connections: int
 ) -> None:
-    config = newsletter(tmp_path / "news", smtp, subscribers=20)
+    config = newsletter(tmp_path / "news", smtp, subscribers=20, connections=connections)
     build = digest("build", "--config", str(config), cwd=tmp_path)
     assert build.wait(timeout=60) == 0
     first = digest("send", "--config", str(config), cwd=tmp_path)
     smtp.recorder.faults.kill = (first.pid, 7)
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL
-    assert sum(smtp.recorder.copies.values()) == 7
+    assert sum(smtp.recorder.copies.values()) == 7  # the server stops taking messages as it kills
     smtp.recorder.faults.kill = None
     rerun = digest("send", "--config", str(config), cwd=tmp_path)
     _, err = rerun.communicate(timeout=60)
-    # The message in flight when the sender died reached the server, but the sender could not
-    # know: it is reported as unconfirmed (exit 6), never sent again on its own.
+    # What the sender was delivering when it died may have reached the server; the sender could
+    # not know: it is reported as unconfirmed (exit 6), never sent again on its own.
     assert rerun.returncode == 6, err
-    assert "unconfirmed" in err
-    assert len(smtp.recorder.copies) == 20 and set(smtp.recorder.copies.values()) == {1}
+    unconfirmed = unconfirmed_in(tmp_path / "news" / "state")
+    assert "unconfirmed" in err and 1 <= len(unconfirmed) <= connections
+    assert set(smtp.recorder.copies.values()) == {1}  # nobody twice
+    everyone = {f"reader{n}@example.org" for n in range(20)}
+    assert set(smtp.recorder.copies) | unconfirmed == everyone
+    received = dict(smtp.recorder.copies)
     settled = digest("send", "--config", str(config), "--unconfirmed", settle, cwd=tmp_path)
     assert settled.wait(timeout=60) == 0
     if settle == "skip":  # assumed delivered: nobody gets anything more
-        assert sum(smtp.recorder.copies.values()) == 20
-    else:  # the editor chose to resend: the 7th recipient, and only they, get a second copy
-        seventh = smtp.recorder.messages[6][0][0].lower()
-        assert smtp.recorder.copies == {address: 1 for address in smtp.recorder.copies} | {seventh: 2}
+        assert smtp.recorder.copies == received
+    else:  # the editor chose to resend: the unconfirmed, and only they, get one more copy
+        assert smtp.recorder.copies == {a: received.get(a, 0) + (a in unconfirmed) for a in everyone}
+    total = sum(smtp.recorder.copies.values())
     again = digest("send", "--config", str(config), cwd=tmp_path)
-    assert again.wait(timeout=60) == 0 and sum(smtp.recorder.copies.values()) == 20 + (settle == "resend")
+    assert again.wait(timeout=60) == 0 and sum(smtp.recorder.copies.values()) == total
 
 
 @pytest.mark.slow
@@ -434,3 +458,79 @@ def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost
     rerun = cli("send", "--config", str(config), env=environment())
     assert rerun.exit_code == 0, rerun.output
     assert len(smtp.recorder.copies) == 5 and set(smtp.recorder.copies.values()) == {1}
+
+
+@pytest.mark.parametrize("connections", [1, 8])
+def test_a_dead_relay_ends_the_run_quickly_with_everyone_still_queued(cli: Cli, connections: int) -> None:
+    dead = SmtpServer(cli.cwd)  # made, never started: nothing listens on its port
+    config = newsletter(cli.cwd / "news", dead, subscribers=2000, connections=connections)
+    cli("build", "--config", str(config))
+    started = time.monotonic()
+    result = cli("send", "--config", str(config), env=environment())
+    assert time.monotonic() - started < 30  # backoff 0.05 s here; 2+4+8+16 s with the defaults
+    assert result.exit_code == 6
+    assert_one_line_error(
+        result.stderr, "the relay failed 5 times in a row", "2000 of 2000 recipients not sent"
+    )
+    assert "Connection refused" in result.stderr
+    with open_state(cli.cwd / "news" / "state") as state:
+        assert state.ledger(1)._db.execute(
+            "SELECT status, count(*) FROM sends GROUP BY status"
+        ).fetchall() == [("queued", 2000)]
+
+
+def test_the_daily_limit_stops_the_run_and_the_next_day_goes_on(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = load_config(newsletter(tmp_path / "news", smtp, subscribers=5, smtp_extra="daily_limit = 3\n"))
+    build_into(config, tmp_path)
+    day = [dt.datetime(2025, 11, 24, 6, tzinfo=dt.UTC)]
+    first = send_in_process(config, tmp_path, wall=lambda: day[0])
+    assert (first.sent, first.deferred, first.stopped) == (
+        3,
+        2,
+        "the daily limit is reached (3 in 24 hours, smtp.daily_limit)",
+    )
+    with pytest.raises(SendError, match="daily limit"):
+        first.raise_if_incomplete()
+    day[0] += dt.timedelta(hours=23)  # still within 24 hours of the first three
+    assert send_in_process(config, tmp_path, wall=lambda: day[0]).sent == 0
+    day[0] += dt.timedelta(hours=2)
+    last = send_in_process(config, tmp_path, wall=lambda: day[0])
+    assert (last.sent, last.already_sent, last.complete) == (2, 3, True)
+    assert len(smtp.recorder.copies) == 5 and set(smtp.recorder.copies.values()) == {1}
+
+
+def test_a_warm_up_list_is_followed_day_by_day(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = load_config(
+        newsletter(tmp_path / "news", smtp, subscribers=12, smtp_extra="daily_limit = [2, 4]\n")
+    )
+    build_into(config, tmp_path)
+    start = dt.datetime(2025, 11, 24, 6, tzinfo=dt.UTC)
+    sent = [
+        send_in_process(config, tmp_path, wall=lambda d=d: start + dt.timedelta(days=d)).sent
+        for d in range(4)
+    ]
+    assert sent == [2, 4, 4, 2]  # day one 2, day two 4, then the last number holds; 12 in all
+    assert set(smtp.recorder.copies.values()) == {1}
+
+
+@pytest.mark.parametrize(("smtp", "offered"), [({"smtputf8": True}, True), ({}, False)], indirect=["smtp"])
+def test_a_non_ascii_local_part_goes_with_smtputf8_or_fails_with_the_reason(
+    cli: Cli, smtp: SmtpServer, offered: bool
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    with (config.parent / "subscribers.csv").open("a", encoding="utf-8") as rows:
+        rows.write("josé@example.org,José Núñez,\nuser@bücher.example,Bücher,\n")
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), env=environment())
+    assert "Traceback" not in result.output
+    assert smtp.recorder.copies["user@xn--bcher-kva.example"] == 1  # an IDNA domain: plain ASCII on the wire
+    if offered:
+        assert result.exit_code == 0, result.output
+        [jose] = [data for recipients, data in smtp.recorder.messages if recipients == ["josé@example.org"]]
+        assert "To: José Núñez <josé@example.org>\r\n".encode() in jose  # UTF-8 headers (RFC 6532)
+        assert smtp.recorder.copies["josé@example.org"] == 1
+    else:
+        assert result.exit_code == 6
+        assert "josé@example.org: failed: the address needs SMTPUTF8" in result.stderr
+        assert "josé@example.org" not in smtp.recorder.copies
+    assert sum(smtp.recorder.copies.values()) == 5 + offered  # the sample's four and the others went

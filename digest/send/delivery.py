@@ -204,7 +204,7 @@ class Plan:
                 self.failures = 0
             if self.progress:
                 self.progress(self.done_count, self.total)
-        if not delivery.connection:
+        if not delivery.connection or self.stopped:
             return None
         self.failures += 1
         if self.failures > self.smtp.retries:
