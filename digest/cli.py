@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -26,10 +26,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import __version__
-from digest.build import Built, issue_day
-from digest.build import build as build_issue
-from digest.check import Severity, read_issue
-from digest.check import check as run_check
 from digest.config import (
     CONFIG_NAME,
     Config,
@@ -42,14 +38,16 @@ from digest.config import (
     with_overrides,
 )
 from digest.errors import ConfigError, DigestError, ExitCode
-from digest.init import init_newsletter
 from digest.models import Selection, SendStatus, issue_moment
-from digest.run import run_issue
-from digest.selection import EXPLAIN_COLUMNS, explain_rows
 from digest.send import SendReport, Unconfirmed, send_all, send_test
 from digest.send import dry_run as dry_run_issue
 from digest.state import past_issues
-from digest.web import Preview, start_preview, write_archive
+
+if TYPE_CHECKING:
+    from digest.build import Built
+
+# Each command imports the stages it runs when it runs (below): `digest send` from cron pays
+# for no feed reader, template engine or preview server.
 
 app = typer.Typer(
     name="digest",
@@ -208,6 +206,9 @@ def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
 
 
 def _build(settings: Config, *, explain: bool = False) -> None:
+    from digest.build import build as build_issue
+    from digest.build import issue_day
+
     cwd = Path.cwd()
     now = issue_moment(issue_day(settings, dt.datetime.now(dt.UTC).date()))
     folder, built = build_issue(settings, now, output_dir(settings, cwd), state_dir(settings, cwd))
@@ -319,6 +320,8 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
     with _exit_codes():
         settings = _settings(config, own=True)
         cwd = Path.cwd()
+        from digest.run import run_issue
+
         with _progress_bar() as progress:
             report = run_issue(
                 settings,
@@ -352,6 +355,8 @@ def preview(
     """
     with _exit_codes():
         settings = _settings(config)
+        from digest.web import Preview, start_preview
+
         running = start_preview(Preview(settings, state_dir(settings, Path.cwd()), refetch), host, port)
         typer.echo(f"digest: previewing at {running.url} (Ctrl-C to stop)")
         if open_browser:
@@ -395,6 +400,8 @@ def archive(
     with _exit_codes():
         settings = _settings(config)
         cwd = Path.cwd()
+        from digest.web import write_archive
+
         folder = write_archive(
             settings, state_dir(settings, cwd), out.absolute() if out else archive_dir(settings, cwd)
         )
@@ -414,6 +421,9 @@ def check(
     Example: digest check issues/2025-11-24
     """
     with _exit_codes():
+        from digest.check import Severity, read_issue
+        from digest.check import check as run_check
+
         violations = run_check(read_issue(path))
         for violation in violations:
             typer.echo(f"{path}/{violation}" if path.is_dir() else f"{path.parent}/{violation}")
@@ -434,6 +444,8 @@ def init(
     Example: digest init my-newsletter
     """
     with _exit_codes():
+        from digest.init import init_newsletter
+
         for path in init_newsletter(folder, dt.datetime.now(dt.UTC)):
             typer.echo(f"created {path}")
         typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
@@ -445,6 +457,8 @@ def _print_table(table: Table) -> None:
 
 
 def _print_explanation(selection: Selection) -> None:
+    from digest.selection import EXPLAIN_COLUMNS, explain_rows
+
     table = Table(*EXPLAIN_COLUMNS, box=box.SIMPLE, show_lines=False, expand=False)
     for row in explain_rows(selection):
         table.add_row(*row)

@@ -294,15 +294,31 @@ class Ledger:
         attempt: bool = False,
         at: dt.datetime | None = None,
     ) -> None:
-        """Record `status`; `at`: the message's data starts now (the daily limit counts it)."""
+        """Record `status` and commit it (with whatever `record` left uncommitted)."""
+        self.record(email, status, reply, attempt=attempt, at=at)
+        self.commit()
+
+    def record(
+        self,
+        email: str,
+        status: SendStatus,
+        reply: str | None = None,
+        *,
+        attempt: bool = False,
+        at: dt.datetime | None = None,
+    ) -> None:
+        """Write `status` in the open transaction, committed by the next `mark` or `commit`; `at`:
+        the message's data starts now (the daily limit counts it)."""
         went = status in (SendStatus.SENDING, SendStatus.SENT, SendStatus.UNCONFIRMED)
-        with self._db:
-            self._db.execute(
-                "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?,"
-                " sent_at = CASE WHEN ? THEN coalesce(?, sent_at) END"
-                " WHERE issue_number = ? AND email = ?",
-                (status, reply, int(attempt), went, at.isoformat() if at else None, self.number, email),
-            )
+        self._db.execute(
+            "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?,"
+            " sent_at = CASE WHEN ? THEN coalesce(?, sent_at) END"
+            " WHERE issue_number = ? AND email = ?",
+            (status, reply, int(attempt), went, at.isoformat() if at else None, self.number, email),
+        )
+
+    def commit(self) -> None:
+        self._db.commit()
 
     def interrupted(self) -> int:
         """Messages a dead run was sending: the server may or may not have them. Never resent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
 from email import quoprimime
 
 import pytest
@@ -72,7 +73,7 @@ def reference(text: str) -> bytes:
 
 # Stretches that stress the wrapping: escapes (=, non-ASCII) where lines break, white space at
 # the end, long runs, and lines long enough for the cached stretches.
-stretch = st.lists(st.sampled_from([*"ab =\té€\u00a0.<>", "x" * 70]), max_size=60).map("".join)
+stretch = st.lists(st.sampled_from([*"ab =\té€\u00a0.<>", "x" * 70, "." * 5]), max_size=60).map("".join)
 value = st.lists(st.sampled_from([*'ab =\t ö&"<', "y" * 30]), max_size=30).map("".join)
 
 
@@ -91,6 +92,8 @@ def test_a_part_encoded_by_lines_and_stretches_is_what_the_email_package_writes(
     filled = {GREETING: values[0], UNSUBSCRIBE: values[1]}
     expected = reference(text.replace(GREETING, filled[GREETING]).replace(UNSUBSCRIBE, filled[UNSUBSCRIBE]))
     assert EncodedPart(text).encode(filled) == expected
+    # With the dots doubled, as DATA carries it: what smtplib does with a regular expression.
+    assert EncodedPart(text, dots=True).encode(filled) == smtplib._quote_periods(expected)  # type: ignore[attr-defined]
 
 
 def test_a_long_line_with_a_marker_uses_the_same_cache_for_every_copy() -> None:

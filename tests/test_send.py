@@ -434,7 +434,7 @@ def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost
 ) -> None:
     config = newsletter(cli.cwd / "news", smtp, subscribers=5)
     cli("build", "--config", str(config))
-    real = Copies.for_recipient
+    real = Copies.wire
     calls = [0]
 
     def buggy(self: Copies, recipient: Recipient) -> bytes:
@@ -443,7 +443,7 @@ def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost
             raise ZeroDivisionError("a bug in the middle of a send")
         return real(self, recipient)
 
-    monkeypatch.setattr(Copies, "for_recipient", buggy)
+    monkeypatch.setattr(Copies, "wire", buggy)
     result = cli("send", "--config", str(config), env=environment())
     assert result.exit_code == 70
     [line] = result.stderr.splitlines()
@@ -454,7 +454,7 @@ def test_a_bug_mid_send_is_one_line_exit_70_and_a_crash_file_and_nothing_is_lost
     assert crash.parent == cli.cwd / "news" / "state"
     assert "Traceback" in crash.read_text() and "ZeroDivisionError" in crash.read_text()
     assert sum(smtp.recorder.copies.values()) == 2
-    monkeypatch.setattr(Copies, "for_recipient", real)
+    monkeypatch.setattr(Copies, "wire", real)
     rerun = cli("send", "--config", str(config), env=environment())
     assert rerun.exit_code == 0, rerun.output
     assert len(smtp.recorder.copies) == 5 and set(smtp.recorder.copies.values()) == {1}

@@ -4,12 +4,22 @@ plain-text part, `message.eml`, and the manifest that says what was picked and w
 issue (the parts) uses templates (the Jinja environment), context (what templates see),
 postprocess (the ordered steps after MJML), markers and mergetags (what is filled in later or
 kept as written), plaintext (text filters); message and manifest are the issue's other files.
+
+The names load their modules when first used: reading a manifest back (`digest send`) needs
+no template engine.
 """
 
-from digest.render.issue import render_issue
-from digest.render.manifest import ManifestSummary, build_manifest, manifest_json, read_manifest
-from digest.render.message import build_message
-from digest.render.templates import environment
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from digest import lazy_exports
+
+if TYPE_CHECKING:
+    from digest.render.issue import render_issue
+    from digest.render.manifest import ManifestSummary, build_manifest, manifest_json, read_manifest
+    from digest.render.message import build_message
+    from digest.render.templates import environment
 
 __all__ = [
     "ManifestSummary",
@@ -20,3 +30,16 @@ __all__ = [
     "read_manifest",
     "render_issue",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "render_issue": "digest.render.issue",
+        "ManifestSummary": "digest.render.manifest",
+        "build_manifest": "digest.render.manifest",
+        "manifest_json": "digest.render.manifest",
+        "read_manifest": "digest.render.manifest",
+        "build_message": "digest.render.message",
+        "environment": "digest.render.templates",
+    },
+)

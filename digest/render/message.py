@@ -13,6 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
+from functools import cache
 
 from digest.config import NewsletterConfig
 from digest.models import Issue
@@ -24,6 +25,7 @@ def sender_address(sender: str) -> str:
     return address
 
 
+@cache  # asked for every copy's Message-ID: one sender, parsed once
 def sender_domain(sender: str) -> str:
     return sender_address(sender).rpartition("@")[2] or "localhost"
 

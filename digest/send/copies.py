@@ -31,6 +31,7 @@ from digest.models import Recipient
 from digest.render.markers import MARKED, html_values, text_values
 from digest.render.message import POLICY, compose, list_unsubscribe
 from digest.send.personalize import fill_for, message_key, personal_message, personal_url, to_header
+from digest.send.smtp import to_wire
 
 _MAX: int = POLICY.max_line_length or 78  # what the email package wraps quoted-printable body lines at
 _SOFT_BREAK = "=\r\n"  # the parts are written with the SMTP line ending
@@ -58,7 +59,19 @@ def _quote(text: str) -> str:
     return text.translate(_ENCODE)
 
 
-def _steps(line: str, start: int, stop_before: int, pieces: list[str]) -> int:
+class _Lines(list[str]):
+    """Output lines; with `dots`, a line that starts with '.' gets another, as SMTP's DATA wants
+    (RFC 5321 4.5.2, what smtplib's data() does with a regular expression over the message)."""
+
+    def __init__(self, dots: bool) -> None:
+        super().__init__()
+        self.dots = dots
+
+    def add(self, line: str) -> None:
+        self.append("." + line if self.dots and line[:1] == "." else line)
+
+
+def _steps(line: str, start: int, stop_before: int, pieces: _Lines) -> int:
     """quoprimime's wrapping loop, from `start` while a whole step fits before `stop_before`;
     returns where it stopped. One step: 77 characters and a soft break, or fewer so that an
     escape (=XX) is never cut."""
@@ -66,18 +79,18 @@ def _steps(line: str, start: int, stop_before: int, pieces: list[str]) -> int:
     while start + _MAX + 1 <= stop_before:
         stop = start + last
         if line[stop - 2] == "=":
-            pieces.append(line[start : stop - 1])
+            pieces.add(line[start : stop - 1])
             start = stop - 2
         elif line[stop - 1] == "=":
-            pieces.append(line[start:stop])
+            pieces.add(line[start:stop])
             start = stop - 1
         else:
-            pieces.append(line[start:stop] + "=")
+            pieces.add(line[start:stop] + "=")
             start = stop
     return start
 
 
-def _end(line: str, start: int, pieces: list[str]) -> None:
+def _end(line: str, start: int, pieces: _Lines) -> None:
     """The rest of the line, with quoprimime's care for white space at its end."""
     if line and line[-1] in " \t":
         room = start - (len(line) - 1 - _MAX)
@@ -87,14 +100,14 @@ def _end(line: str, start: int, pieces: list[str]) -> None:
             tail = line[-1] + _SOFT_BREAK
         else:
             tail = _SOFT_BREAK + quoprimime.quote(line[-1])
-        pieces.append(line[start:-1] + tail)
+        pieces.add(line[start:-1] + tail)
     else:
-        pieces.append(line[start:])
+        pieces.add(line[start:])
 
 
-def encode_line(line: str) -> str:
+def encode_line(line: str, dots: bool = False) -> str:
     """One quoted line (already `_quote`d), wrapped as quoprimime.body_encode wraps it."""
-    pieces: list[str] = []
+    pieces = _Lines(dots)
     _end(line, _steps(line, 0, len(line), pieces), pieces)
     return "\r\n".join(pieces)
 
@@ -102,7 +115,8 @@ def encode_line(line: str) -> str:
 class MarkedLine:
     """A source line with markers in it, encoded again for each recipient's values."""
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, line: str, dots: bool) -> None:
+        self.dots = dots
         parts = MARKED.split(line)
         self.fixed = [_quote(p) for p in parts]  # the quoted stretches around the markers
         self.slots = MARKED.findall(line)
@@ -113,7 +127,7 @@ class MarkedLine:
         every recipient whose wrapping enters it at `offset`, so computed once."""
         key = (index, offset)
         if key not in self._stretches:
-            pieces: list[str] = []
+            pieces = _Lines(self.dots)
             end = _steps(self.fixed[index], offset, len(self.fixed[index]), pieces)
             self._stretches[key] = ("\r\n".join(pieces), end)
         return self._stretches[key]
@@ -122,15 +136,15 @@ class MarkedLine:
         filled = [_quote(values[slot]) for slot in self.slots]
         line = self.fixed[0] + "".join(v + f for v, f in zip(filled, self.fixed[1:], strict=True))
         if len(line) < _LONG:
-            return encode_line(line)
-        pieces: list[str] = []
+            return encode_line(line, self.dots)
+        pieces = _Lines(self.dots)
         start, position = 0, 0
         for index, stretch in enumerate(self.fixed):
             end = position + len(stretch)
             if start >= position:  # the wrapping enters this stretch: its steps are cached
                 text, stopped = self._stretch(index, start - position)
                 if text:
-                    pieces.append(text)
+                    pieces.append(text)  # lines with their dots already doubled
                 start = position + stopped
             # Across the next value and into the next stretch, step by step.
             following = end + (len(filled[index]) if index < len(filled) else 0)
@@ -143,18 +157,27 @@ class MarkedLine:
 
 class EncodedPart:
     """A part's text (with markers) quoted-printable encoded once; each recipient's copy
-    re-encodes only the lines that hold a marker."""
+    re-encodes only the lines that hold a marker. `dots`: as it goes over the wire."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, dots: bool = False) -> None:
+        # Runs of lines without a marker are joined once: a copy is a few strings to join.
         self.template: list[str | MarkedLine] = []
-        for raw in text.encode("utf-8").splitlines():  # as the email package splits a part
+        plain: list[str] = []
+        # As the email package splits a part (an empty one is one empty line).
+        for raw in text.encode("utf-8").splitlines() or [b""]:
             line = raw.decode("latin-1")
-            self.template.append(MarkedLine(line) if MARKED.search(line) else encode_line(_quote(line)))
+            if MARKED.search(line):
+                self.template.append("".join(plain))
+                self.template.append(MarkedLine(line, dots))
+                plain = []
+            else:
+                plain.append(encode_line(_quote(line), dots) + "\r\n")
+        self.template.append("".join(plain))
 
     def encode(self, values: Mapping[str, str]) -> bytes:
         latin = {marker: _latin1(value) for marker, value in values.items()}
-        lines = [line if isinstance(line, str) else line.encode(latin) for line in self.template]
-        return ("\r\n".join(lines) + "\r\n").encode("ascii")
+        pieces = (p if isinstance(p, str) else p.encode(latin) + "\r\n" for p in self.template)
+        return "".join(pieces).encode("ascii")
 
 
 def boundary_for(issue: PersonalIssue) -> str:
@@ -164,7 +187,8 @@ def boundary_for(issue: PersonalIssue) -> str:
 
 
 class Copies:
-    """The issue's message for this run, composed once; `for_recipient` splices each copy."""
+    """The issue's message for this run, composed once; `for_recipient` splices each copy, and
+    `wire` the same copy as SMTP's DATA carries it (dots doubled, ending in a lone dot)."""
 
     def __init__(self, issue: PersonalIssue, config: Config, *, now: dt.datetime, secret: str | None) -> None:
         self.issue, self.config, self.now, self.secret = issue, config, now, secret
@@ -185,17 +209,27 @@ class Copies:
         )
         if anyone and "List-Unsubscribe" in skeleton:
             skeleton.replace_header("List-Unsubscribe", _UNSUBSCRIBE)
+        # Headers and MIME boundaries only (the bodies are stand-ins): no line starts with a dot.
         self.pieces = _STAND_INS.split(skeleton.as_bytes())
-        self.text = EncodedPart(issue.text)
-        self.html = EncodedPart(issue.html)
+        self.parts = {
+            wire: (EncodedPart(issue.text, wire), EncodedPart(issue.html, wire)) for wire in (False, True)
+        }
 
     def for_recipient(self, recipient: Recipient) -> bytes:
+        return self._copy(recipient, wire=False)
+
+    def wire(self, recipient: Recipient) -> bytes:
+        return self._copy(recipient, wire=True)
+
+    def _copy(self, recipient: Recipient, *, wire: bool) -> bytes:
         fill = fill_for(self.issue, recipient, self.config, self.secret)
         values = (fill.greeting, fill.unsubscribe or "")
         if not recipient.email.isascii() or any("\n" in v or "\r" in v for v in values):
-            return personal_message(
+            message = personal_message(
                 self.issue, recipient, self.config, now=self.now, secret=self.secret, boundary=self.boundary
             )
+            return to_wire(message) if wire else message
+        text, html = self.parts[wire]
         headers = {
             b"To: DIGESTCOPYTO\r\n": _to(recipient),
             b"Message-ID: <DIGESTCOPYID@digest.invalid>\r\n": _message_id(
@@ -204,10 +238,11 @@ class Copies:
             b"List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n": _raw(
                 "List-Unsubscribe", list_unsubscribe(self.config.newsletter, fill.unsubscribe)
             ),
-            b"DIGESTCOPYTEXT\r\n": self.text.encode(text_values(fill)),
-            b"DIGESTCOPYHTML\r\n": self.html.encode(html_values(fill)),
+            b"DIGESTCOPYTEXT\r\n": text.encode(text_values(fill)),
+            b"DIGESTCOPYHTML\r\n": html.encode(html_values(fill)),
         }
-        return b"".join(headers.get(piece, piece) for piece in self.pieces)
+        copy = b"".join(headers.get(piece, piece) for piece in self.pieces)
+        return copy + b".\r\n" if wire else copy
 
 
 # A name the email package writes as it is: words of letters, digits, "'" and "-", one space apart.

@@ -36,7 +36,7 @@ from digest.render.message import sender_address
 from digest.send.copies import Copies
 from digest.send.personalize import personal_message
 from digest.send.secrets import Secrets
-from digest.send.smtp import Delivery, Outcome, Session
+from digest.send.smtp import Delivery, Outcome, Session, to_wire
 from digest.send.subscribers import ListReport, Subscriber
 from digest.state import Ledger
 
@@ -166,12 +166,14 @@ class Plan:
     def next(self) -> Job | None:
         """The next recipient and when its message may start; None: this session is done."""
         if self.halted or self.stopped:
+            self.ledger.commit()
             return None
         if self.allowance is not None and self.allowance <= 0:
             self.stopped = f"the daily limit is reached ({self.limit} in 24 hours, smtp.daily_limit)"
             return None
         job = self.retry.popleft() if self.retry else self._read()
         if job is None:
+            self.ledger.commit()
             return None
         if self.allowance is not None:
             self.allowance -= 1
@@ -180,24 +182,26 @@ class Plan:
         return Job(job.seq, job.key, job.recipient, start)
 
     def sending(self, job: Job) -> bool:
-        """The message's data is about to go: recorded first. False: do not send it after all."""
+        """The message's data is about to go: recorded and committed first, together with the
+        outcomes `done` recorded since (one commit a message). False: do not send it after all."""
         if self.halted:
             return False
         self.ledger.mark(job.key, SendStatus.SENDING, attempt=True, at=self.wall())
         return True
 
     def done(self, job: Job, delivery: Delivery) -> float | None:
-        """Record how it went. Returns how long the session waits before its next message (after
-        a connection failure), or None to go on at once."""
+        """Record how it went, committed with the next message's 'sending' (if this process dies
+        in between, the message is 'unconfirmed': never sent twice, only reported). Returns how
+        long the session waits before its next message (after a connection failure), or None."""
         if self.allowance is not None and delivery.outcome in (Outcome.REFUSED, Outcome.DEFERRED):
             self.allowance += 1  # nothing went out: it does not count
         if delivery.outcome is Outcome.DEFERRED:
-            self.ledger.mark(job.key, SendStatus.QUEUED, delivery.reply)  # this run or the next
+            self.ledger.record(job.key, SendStatus.QUEUED, delivery.reply)  # this run or the next
             if delivery.connection:
                 self.retry.append(job)  # the relay's fault, not the recipient's: first in line again
         else:
             status = _RECORDED[delivery.outcome]
-            self.ledger.mark(job.key, status, delivery.reply)
+            self.ledger.record(job.key, status, delivery.reply)
             self.done_count += 1
             if status is SendStatus.SENT:
                 self.sent += 1
@@ -206,6 +210,7 @@ class Plan:
                 self.progress(self.done_count, self.total)
         if not delivery.connection or self.stopped:
             return None
+        self.ledger.commit()  # before a pause, not after it
         self.failures += 1
         if self.failures > self.smtp.retries:
             self.stopped = f"the relay failed {self.failures} times in a row, last: {delivery.reply}"
@@ -265,8 +270,8 @@ def _deliver_all(
             wait = job.not_before - clock()
             if wait > 0:
                 sleep(wait)
-            data = copy_for(job.recipient)
-            delivery = session.deliver(sender, job.recipient, data, partial(plan.sending, job))
+            wire = copy_for(job.recipient)
+            delivery = session.deliver(sender, job.recipient, wire, partial(plan.sending, job))
             pause = plan.done(job, delivery)
             if pause:
                 session.drop()
@@ -368,10 +373,13 @@ def send_issue(
     sessions = [
         Session(config.smtp, secrets.password, config.resolve) for _ in range(config.smtp.connections)
     ]
-    if len(sessions) == 1:
-        _deliver_all(plan, sessions[0], copies.for_recipient, sender, sleep, clock)
-    else:
-        _run_sessions(plan, sessions, copies.for_recipient, sender, sleep, clock)
+    try:
+        if len(sessions) == 1:
+            _deliver_all(plan, sessions[0], copies.wire, sender, sleep, clock)
+        else:
+            _run_sessions(plan, sessions, copies.wire, sender, sleep, clock)
+    finally:
+        ledger.commit()  # the last outcomes, however the run ends
     counts = ledger.counts()
     left = {s: counts.get(s, 0) for s in (SendStatus.FAILED, SendStatus.QUEUED, SendStatus.UNCONFIRMED)}
     return SendReport(
@@ -392,6 +400,8 @@ def send_one(
     data = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
     session = Session(config.smtp, secrets.password, config.resolve)
     try:
-        return session.deliver(sender_address(config.newsletter.sender), recipient, data, lambda: True)
+        return session.deliver(
+            sender_address(config.newsletter.sender), recipient, to_wire(data), lambda: True
+        )
     finally:
         session.close()

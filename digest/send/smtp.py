@@ -13,6 +13,7 @@ when it does not, that recipient is refused with a reason, and the session goes 
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -43,6 +44,16 @@ NO_SMTPUTF8 = "the address needs SMTPUTF8 (a non-ASCII local part), which the re
 
 class _Unreachable(Exception):
     """No session could be opened this time (refused, timed out): worth retrying."""
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def to_wire(message: bytes) -> bytes:
+    """A message as DATA carries it: a dot at the start of a line doubled, a lone dot at the end
+    (RFC 5321 4.5.2). `Copies.wire` makes the same bytes without scanning the whole message."""
+    body = _LEADING_DOT.sub(b"..", message)
+    return body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n"
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -142,26 +153,28 @@ class Session:
             self._smtp = None
 
     def deliver(
-        self, sender: str, recipient: Recipient, data: bytes, before_data: Callable[[], bool]
+        self, sender: str, recipient: Recipient, wire: bytes, before_data: Callable[[], bool]
     ) -> Delivery:
-        """One message to one recipient. `before_data` runs just before the data goes out (from
-        then on the server may end up with the message, and the caller's ledger must say so);
-        when it answers False, the message is not sent after all."""
+        """One message (`wire`: as DATA carries it, see `to_wire`) to one recipient. `before_data`
+        runs just before the data goes out (from then on the server may end up with the message,
+        and the caller's ledger must say so); when it answers False, the message is not sent.
+
+        The commands are written directly: the addresses were checked when the list was read,
+        and smtplib's mail()/rcpt()/data() would parse each address and scan the whole message
+        again for every copy."""
         try:
             smtp = self.open()
-            options: tuple[str, ...] = ()
+            options = ""
             if not recipient.email.isascii():
                 if not smtp.has_extn("smtputf8"):
                     return Delivery(Outcome.REFUSED, NO_SMTPUTF8)
-                options = ("SMTPUTF8", "BODY=8BITMIME") if smtp.has_extn("8bitmime") else ("SMTPUTF8",)
+                options = " SMTPUTF8 BODY=8BITMIME" if smtp.has_extn("8bitmime") else " SMTPUTF8"
+                smtp.command_encoding = "utf-8"
             try:
-                for command, argument in ((smtp.mail, sender), (smtp.rcpt, recipient.email)):
-                    code, text = command(argument, options) if command == smtp.mail else command(argument)
+                for command in (f"MAIL FROM:<{sender}>{options}", f"RCPT TO:<{recipient.email}>"):
+                    code, text = smtp.docmd(command)
                     if code >= 400:
-                        smtp.rset()
-                        if code == 421:
-                            self.drop()
-                        return _refusal(code, text)
+                        return self._refused(smtp, code, text)
             finally:
                 smtp.command_encoding = "ascii"  # SMTPUTF8 is for one transaction
         except _Unreachable as error:
@@ -173,14 +186,22 @@ class Session:
             smtp.rset()
             return Delivery(Outcome.DEFERRED, "the run stopped before this message")
         try:
-            code, text = smtp.data(data)
-        except smtplib.SMTPDataError as error:  # the server refused to take data at all
-            if error.smtp_code == 421:
-                self.drop()
-            return _refusal(error.smtp_code, error.smtp_error)
+            code, text = smtp.docmd("DATA")
+            if code != 354:
+                return self._refused(smtp, code if code >= 400 else 451, text)
+            smtp.send(wire)
+            code, text = smtp.getreply()
         except (OSError, smtplib.SMTPException) as error:
             self.drop()
             return Delivery(Outcome.UNCONFIRMED, f"connection lost during delivery: {error}", connection=True)
+        if code == 250:
+            return Delivery(Outcome.SENT, _reply(code, text))
+        return self._refused(smtp, code, text)
+
+    def _refused(self, smtp: smtplib.SMTP, code: int, text: bytes) -> Delivery:
+        """A refusal: the transaction is reset, or the session dropped after a 421."""
         if code == 421:
             self.drop()
-        return Delivery(Outcome.SENT, _reply(code, text)) if code == 250 else _refusal(code, text)
+        else:
+            smtp.rset()
+        return _refusal(code, text)
