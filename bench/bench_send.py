@@ -123,7 +123,7 @@ def memory(small: int = 1_000, large: int = 50_000) -> None:
     line(f"{large:,} / {small:,}", f"{high / low:.2f}x", "goal <= 1.2x")
 
 
-def ten_thousand() -> None:
+def figures() -> None:
     one_connection()
     print()
     parallel()
@@ -132,4 +132,4 @@ def ten_thousand() -> None:
 
 
 if __name__ == "__main__":
-    ten_thousand()
+    figures()

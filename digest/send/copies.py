@@ -229,7 +229,7 @@ class Copies:
                 self.issue, recipient, self.config, now=self.now, secret=self.secret, boundary=self.boundary
             )
             return to_wire(message) if wire else message
-        text, html = self.parts[wire]
+        text, html = self._encoded(wire)
         headers = {
             b"To: DIGESTCOPYTO\r\n": _to(recipient),
             b"Message-ID: <DIGESTCOPYID@digest.invalid>\r\n": _message_id(

@@ -145,7 +145,7 @@ class Plan:
         self.next_start = clock()
         self.retry: deque[Job] = deque()  # a connection failed under them: first in line again
         self.batch: deque[Job] = deque()
-        self.after = 0  # list position of the last recipient read from the ledger
+        self.read_to = 0  # list position of the last recipient read from the ledger
         self.failures = 0  # connection failures in a row
         self.stopped: str | None = None
         self.halted = False  # an error or Ctrl-C: no new message starts
@@ -157,9 +157,9 @@ class Plan:
 
     def _read(self) -> Job | None:
         if not self.batch:
-            rows = self.ledger.pending(self.after)
+            rows = self.ledger.pending(self.read_to)
             if rows:
-                self.after = rows[-1][0]
+                self.read_to = rows[-1][0]
             self.batch.extend(Job(seq, key, Recipient(address, name)) for seq, key, address, name in rows)
         return self.batch.popleft() if self.batch else None
 
@@ -217,6 +217,10 @@ class Plan:
             return None
         return float(min(MAX_BACKOFF, self.smtp.backoff * 2 ** (self.failures - 1)))
 
+    def after(self, job: Job, delivery: Delivery) -> tuple[float | None, Job | None]:
+        """`done`, then `next`: one question a message for a session in another thread."""
+        return self.done(job, delivery), self.next()
+
 
 _RECORDED = {
     Outcome.SENT: SendStatus.SENT,
@@ -251,9 +255,9 @@ class _Remote:
         go: bool = self._ask("sending", job)
         return go
 
-    def done(self, job: Job, delivery: Delivery) -> float | None:
-        pause: float | None = self._ask("done", job, delivery)
-        return pause
+    def after(self, job: Job, delivery: Delivery) -> tuple[float | None, Job | None]:
+        answer: tuple[float | None, Job | None] = self._ask("after", job, delivery)
+        return answer
 
 
 def _deliver_all(
@@ -266,13 +270,14 @@ def _deliver_all(
 ) -> None:
     """One session's loop: ask for a recipient, wait for its turn, deliver, report, repeat."""
     try:
-        while (job := plan.next()) is not None:
+        job = plan.next()
+        while job is not None:
             wait = job.not_before - clock()
             if wait > 0:
                 sleep(wait)
             wire = copy_for(job.recipient)
             delivery = session.deliver(sender, job.recipient, wire, partial(plan.sending, job))
-            pause = plan.done(job, delivery)
+            pause, job = plan.after(job, delivery)
             if pause:
                 session.drop()
                 sleep(pause)
@@ -324,7 +329,7 @@ def _run_sessions(
         except BaseException as failure:
             plan.halted = True
             errors.append(failure)
-            message.answer.put(False if message.name == "sending" else None)
+            message.answer.put({"sending": False, "after": (None, None)}.get(message.name))
     if interrupted:
         raise KeyboardInterrupt
     if errors:
