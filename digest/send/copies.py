@@ -211,9 +211,13 @@ class Copies:
             skeleton.replace_header("List-Unsubscribe", _UNSUBSCRIBE)
         # Headers and MIME boundaries only (the bodies are stand-ins): no line starts with a dot.
         self.pieces = _STAND_INS.split(skeleton.as_bytes())
-        self.parts = {
-            wire: (EncodedPart(issue.text, wire), EncodedPart(issue.html, wire)) for wire in (False, True)
-        }
+        self._parts: dict[bool, tuple[EncodedPart, EncodedPart]] = {}
+
+    def _encoded(self, wire: bool) -> tuple[EncodedPart, EncodedPart]:
+        """The parts encoded once, as needed (sending needs only the wire's)."""
+        if wire not in self._parts:
+            self._parts[wire] = (EncodedPart(self.issue.text, wire), EncodedPart(self.issue.html, wire))
+        return self._parts[wire]
 
     def for_recipient(self, recipient: Recipient) -> bytes:
         return self._copy(recipient, wire=False)
