@@ -144,8 +144,11 @@ def test_each_copy_is_personal(cli: Cli, smtp: SmtpServer) -> None:
     assert token(SECRET, "a@x.org") != token(SECRET, "b@x.org")
 
 
-def test_a_refused_recipient_is_recorded_and_the_rest_sent(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp)
+@pytest.mark.parametrize("connections", [1, 8])
+def test_a_refused_recipient_is_recorded_and_the_rest_sent(
+    cli: Cli, smtp: SmtpServer, connections: int
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp, connections=connections)
     cli("build", "--config", str(config))
     smtp.recorder.faults.refuse = {"levan@example.net"}
     result = cli("send", "--config", str(config), env=environment())
@@ -181,8 +184,11 @@ def test_a_transient_fault_is_retried_on_a_new_connection_without_duplicates(
 
 
 @pytest.mark.slow
-def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp, subscribers=3)
+@pytest.mark.parametrize("connections", [1, 8])
+def test_a_server_that_stays_busy_leaves_recipients_for_the_next_run(
+    cli: Cli, smtp: SmtpServer, connections: int
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp, subscribers=3, connections=connections)
     cli("build", "--config", str(config))
     smtp.recorder.faults.busy = 1000
     result = cli("send", "--config", str(config), env=environment())
@@ -232,8 +238,11 @@ def test_kill_9_mid_send_then_rerun_sends_each_subscriber_exactly_once(
 
 
 @pytest.mark.slow
-def test_two_sends_at_once_one_sends_the_other_exits_7(tmp_path: Path, smtp: SmtpServer) -> None:
-    config = newsletter(tmp_path / "news", smtp, subscribers=15)
+@pytest.mark.parametrize("connections", [1, 8])
+def test_two_sends_at_once_one_sends_the_other_exits_7(
+    tmp_path: Path, smtp: SmtpServer, connections: int
+) -> None:
+    config = newsletter(tmp_path / "news", smtp, subscribers=15, connections=connections)
     assert digest("build", "--config", str(config), cwd=tmp_path).wait(timeout=60) == 0
     smtp.recorder.faults.delay = 0.05
     first = digest("send", "--config", str(config), cwd=tmp_path)
@@ -262,8 +271,9 @@ def test_the_password_appears_in_no_output_log_or_file(tmp_path: Path, smtp: Smt
     assert all(PASSWORD.encode() not in data for _, data in smtp.recorder.messages)
 
 
-def test_a_wrong_password_is_a_clear_failure(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp)
+@pytest.mark.parametrize("connections", [1, 8])
+def test_a_wrong_password_is_a_clear_failure(cli: Cli, smtp: SmtpServer, connections: int) -> None:
+    config = newsletter(cli.cwd / "news", smtp, connections=connections)
     cli("build", "--config", str(config))
     result = cli("send", "--config", str(config), env=environment("not-it"))
     assert result.exit_code == 6
@@ -271,8 +281,9 @@ def test_a_wrong_password_is_a_clear_failure(cli: Cli, smtp: SmtpServer) -> None
     assert smtp.recorder.messages == []
 
 
-def test_an_unverifiable_certificate_stops_the_send(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp, ca=False)
+@pytest.mark.parametrize("connections", [1, 8])
+def test_an_unverifiable_certificate_stops_the_send(cli: Cli, smtp: SmtpServer, connections: int) -> None:
+    config = newsletter(cli.cwd / "news", smtp, ca=False, connections=connections)
     cli("build", "--config", str(config))
     result = cli("send", "--config", str(config), env=environment())
     assert result.exit_code == 6
