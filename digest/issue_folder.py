@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,8 +133,9 @@ def read_page(folder: Path) -> str:
         raise InputError(f"the issue is gone from its folder ({error.strerror})", path=str(page)) from None
 
 
-def write_folder(target: Path, files: Mapping[str, bytes]) -> Path:
-    """Write `files` (name → bytes) as the folder `target`, replacing any folder already there."""
+def write_folder(target: Path, files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Path:
+    """Write `files` (name → bytes, or such pairs as they come: a dry run's 100,000 messages are
+    never all in memory) as the folder `target`, replacing any folder already there."""
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +145,7 @@ def write_folder(target: Path, files: Mapping[str, bytes]) -> Path:
             f"cannot create the output folder: {error.strerror or error}", path=str(parent)
         ) from None
     try:
-        for name, data in files.items():
+        for name, data in files.items() if isinstance(files, Mapping) else files:
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as handle:

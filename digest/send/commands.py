@@ -105,8 +105,8 @@ def dry_run(
     issue = _read_issue(state_dir, which)
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
     copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
-    files = {
-        f"{n:05d}-{s.key}.eml": copies.for_recipient(s.recipient)
+    files = (
+        (f"{n:05d}-{s.key}.eml", copies.for_recipient(s.recipient))
         for n, s in enumerate(_subscribers(config, ListReport()), start=1)
-    }
+    )
     return issue_folder.write_folder(out or issue.folder / issue_folder.DRY_RUN, files)
