@@ -225,8 +225,9 @@ class State:
 class Ledger:
     """The send ledger of one issue: for each recipient, queued, sending, sent or failed.
 
-    Every change is its own committed transaction, so a crash loses at most the message in
-    flight, and that one is found as 'sending' by the next run (then 'unconfirmed').
+    A message's 'sending' is committed before its data goes out, together with the outcomes
+    recorded since (`record`, then `commit`): a crash leaves at most the messages in flight as
+    'sending', which the next run finds (then 'unconfirmed': reported, never resent on its own).
 
     A run's recipients are streamed into a temporary table (`take_list`), so a list of any size
     costs the run no memory: what is pending, and the counts, are read back in SQL.
@@ -285,19 +286,6 @@ class Ledger:
             (self.number, status, limit),
         ).fetchall()
 
-    def mark(
-        self,
-        email: str,
-        status: SendStatus,
-        reply: str | None = None,
-        *,
-        attempt: bool = False,
-        at: dt.datetime | None = None,
-    ) -> None:
-        """Record `status` and commit it (with whatever `record` left uncommitted)."""
-        self.record(email, status, reply, attempt=attempt, at=at)
-        self.commit()
-
     def record(
         self,
         email: str,
@@ -307,8 +295,8 @@ class Ledger:
         attempt: bool = False,
         at: dt.datetime | None = None,
     ) -> None:
-        """Write `status` in the open transaction, committed by the next `mark` or `commit`; `at`:
-        the message's data starts now (the daily limit counts it)."""
+        """Write `status` in the open transaction, for the next `commit`; `at`: the message's data
+        starts now (the daily limit counts it)."""
         went = status in (SendStatus.SENDING, SendStatus.SENT, SendStatus.UNCONFIRMED)
         self._db.execute(
             "UPDATE sends SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?,"

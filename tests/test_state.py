@@ -100,7 +100,7 @@ def test_a_mistake_of_the_callers_is_not_blamed_on_the_database(tmp_path: Path) 
     'damaged database' message sending the editor to look at a healthy file."""
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"), open_state(tmp_path) as state:
         state.ledger(1).take_list([("a@x.example", "a@x.example", "")])
-        state.ledger(1).mark("a@x.example", "delivered-ish")  # type: ignore[arg-type]
+        state.ledger(1).record("a@x.example", "delivered-ish")  # type: ignore[arg-type]
     with pytest.raises(sqlite3.OperationalError, match="no such table"), open_state(tmp_path) as state:
         state.ledger(1)._db.execute("SELECT * FROM no_such_table")
     with open_state(tmp_path) as state:  # and the database is as good as before

@@ -186,7 +186,8 @@ class Plan:
         outcomes `done` recorded since (one commit a message). False: do not send it after all."""
         if self.halted:
             return False
-        self.ledger.mark(job.key, SendStatus.SENDING, attempt=True, at=self.wall())
+        self.ledger.record(job.key, SendStatus.SENDING, attempt=True, at=self.wall())
+        self.ledger.commit()
         return True
 
     def done(self, job: Job, delivery: Delivery) -> float | None:
