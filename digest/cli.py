@@ -5,7 +5,10 @@ This is the only module that imports Typer.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import os
 import shutil
 import sys
@@ -16,6 +19,7 @@ import webbrowser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -38,7 +42,7 @@ from digest.config import (
     with_overrides,
 )
 from digest.errors import ConfigError, DigestError, ExitCode
-from digest.models import Selection, SendStatus, issue_moment
+from digest.models import Selection, SendStatus, SuppressionReason, issue_moment
 from digest.send import SendReport, Unconfirmed, send_all, send_test
 from digest.send import dry_run as dry_run_issue
 from digest.state import past_issues
@@ -449,6 +453,151 @@ def init(
         for path in init_newsletter(folder, dt.datetime.now(dt.UTC)):
             typer.echo(f"created {path}")
         typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
+
+
+subscribers_app = typer.Typer(no_args_is_help=True)
+app.add_typer(subscribers_app, name="subscribers")
+
+
+@subscribers_app.callback()
+def _subscribers() -> None:
+    """The suppression list (who is never mailed, and why) and the subscriber list.
+
+    Example: digest subscribers suppress someone@example.org --reason unsubscribed
+    """
+
+
+Addresses = Annotated[list[str], typer.Argument(help="One or more email addresses.")]
+
+
+@subscribers_app.command("suppress")
+def subscribers_suppress(
+    addresses: Addresses,
+    config: ConfigOption = None,
+    reason: Annotated[
+        SuppressionReason, typer.Option("--reason", help="Why they are never to be mailed.")
+    ] = SuppressionReason.MANUAL,
+    note: Annotated[str, typer.Option("--note", help="A note kept with the suppression.")] = "",
+) -> None:
+    """Never mail these addresses again; `digest send` skips them from now on.
+
+    Example: digest subscribers suppress someone@example.org --reason unsubscribed --note "asked by phone"
+    """
+    from digest.feedback import suppress
+
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        new = suppress(
+            state_dir(settings, Path.cwd()), addresses, reason, now=dt.datetime.now(dt.UTC), note=note
+        )
+        typer.echo(f"digest: {new} suppressed, {len(addresses) - new} already were")
+
+
+@subscribers_app.command("unsuppress")
+def subscribers_unsuppress(addresses: Addresses, config: ConfigOption = None) -> None:
+    """Take addresses off the suppression list: the next send mails them again.
+
+    Example: digest subscribers unsuppress someone@example.org
+    """
+    from digest.feedback import unsuppress
+
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        removed = unsuppress(state_dir(settings, Path.cwd()), addresses)
+        typer.echo(
+            f"digest: {removed} taken off the suppression list, {len(addresses) - removed} were not on it"
+        )
+
+
+class ListFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+@subscribers_app.command("suppressed")
+def subscribers_suppressed(
+    config: ConfigOption = None,
+    output: Annotated[ListFormat, typer.Option("--format", help="table, csv or json.")] = ListFormat.TABLE,
+) -> None:
+    """List the suppressed addresses with where each came from: reason, source, when, detail.
+
+    Example: digest subscribers suppressed --format csv > suppressed.csv
+    """
+    from digest.feedback import suppressed
+
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        rows = [
+            {
+                "email": s.email,
+                "reason": s.reason.value,
+                "source": s.source.value,
+                "at": s.at.isoformat(),
+                "detail": s.detail,
+            }
+            for s in suppressed(state_dir(settings, Path.cwd()))
+        ]
+        if output is ListFormat.JSON:
+            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        elif output is ListFormat.CSV:
+            out = io.StringIO()
+            writer = csv.DictWriter(
+                out, fieldnames=["email", "reason", "source", "at", "detail"], lineterminator="\n"
+            )
+            writer.writeheader()
+            writer.writerows(rows)
+            typer.echo(out.getvalue(), nl=False)
+        else:
+            table = Table("email", "reason", "source", "when", "detail", box=box.SIMPLE)
+            for row in rows:
+                table.add_row(row["email"], row["reason"], row["source"], row["at"][:16], row["detail"])
+            _print_table(table)
+            typer.echo(f"{len(rows)} suppressed")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[
+        Path, typer.Argument(help="A plain list of addresses, or an SES, Mailgun or Postmark export.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Suppress every address in a file: a plain list, or the suppression export of Amazon SES,
+    Mailgun or Postmark (recognised from its columns).
+
+    Example: digest subscribers import mailgun-bounces.csv
+    """
+    from digest.feedback import import_file
+
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        read, new = import_file(state_dir(settings, Path.cwd()), file, str(file), now=dt.datetime.now(dt.UTC))
+        typer.echo(f"digest: {read} read from {file}, {new} newly suppressed")
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    config: ConfigOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write here instead of to stdout.")
+    ] = None,
+) -> None:
+    """The subscriber CSV with each suppressed address's status brought up to date (unsubscribed,
+    bounced, complained), for the list owner's own system to take back.
+
+    Example: digest subscribers export --out subscribers-updated.csv
+    """
+    from digest.feedback import export
+    from digest.issue_folder import write_file
+
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        data = export(settings, state_dir(settings, Path.cwd()))
+        if out is None:
+            sys.stdout.buffer.write(data)
+        else:
+            typer.echo(str(write_file(out.absolute(), data)))
 
 
 def _print_table(table: Table) -> None:

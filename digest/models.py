@@ -217,12 +217,15 @@ class IssueSummary:
     items: int
     sent: int  # recipients the ledger has as sent
     recipients: int  # recipients in the ledger (0: never sent)
+    suppressed: int = 0  # of those, on the suppression list: never mailed
 
     @property
     def send_status(self) -> str:
         if not self.recipients:
             return "not sent"
-        return "sent" if self.sent == self.recipients else f"{self.sent} of {self.recipients} sent"
+        to_mail = self.recipients - self.suppressed
+        status = "sent" if self.sent == to_mail else f"{self.sent} of {to_mail} sent"
+        return f"{status}, {self.suppressed} suppressed" if self.suppressed else status
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +248,34 @@ class SendStatus(StrEnum):
     FAILED = "failed"
     UNCONFIRMED = "unconfirmed"
     ASSUMED_SENT = "assumed_sent"
+    SUPPRESSED = "suppressed"  # on the suppression list: never mailed
+
+
+class SuppressionReason(StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCES = "soft_bounces"  # temporary failures, on enough different issues
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+    IMPORTED = "imported"  # from another system's list, reason unknown
+
+
+class SuppressionSource(StrEnum):
+    ENDPOINT = "endpoint"  # the one-click unsubscribe endpoint
+    MAILBOX = "mailbox"  # the feedback mailbox: bounces, complaints, mailto unsubscribes
+    COMMAND = "command"  # digest subscribers suppress
+    FILE = "file"  # digest subscribers import
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An address never to be mailed again, and why: where it came from, when, what was said."""
+
+    email: str  # normalized
+    reason: SuppressionReason
+    source: SuppressionSource
+    at: dt.datetime
+    detail: str = ""  # the server's status or text, the file it came from, a note
 
 
 DELIVERED = (SendStatus.SENT, SendStatus.ASSUMED_SENT)

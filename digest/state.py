@@ -27,6 +27,9 @@ from digest.models import (
     IssueSummary,
     PastIssue,
     SendStatus,
+    Suppression,
+    SuppressionReason,
+    SuppressionSource,
     feed_from_dict,
     feed_to_dict,
 )
@@ -84,6 +87,31 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sends ADD COLUMN sent_at TEXT;
     CREATE INDEX sends_sent_at ON sends (sent_at);
     """,
+    # The suppression list, and 'suppressed' in the ledger (a CHECK is changed by copying the table).
+    """
+    CREATE TABLE suppressions (
+        email  TEXT PRIMARY KEY,
+        reason TEXT NOT NULL CHECK (reason IN
+               ('unsubscribed', 'hard_bounce', 'soft_bounces', 'complaint', 'manual', 'imported')),
+        source TEXT NOT NULL CHECK (source IN ('endpoint', 'mailbox', 'command', 'file')),
+        at     TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE sends_new (
+        issue_number INTEGER NOT NULL,
+        email        TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN
+                     ('queued', 'sending', 'sent', 'failed', 'unconfirmed', 'assumed_sent', 'suppressed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        reply        TEXT,
+        sent_at      TEXT,
+        PRIMARY KEY (issue_number, email)
+    );
+    INSERT INTO sends_new SELECT issue_number, email, status, attempts, reply, sent_at FROM sends;
+    DROP TABLE sends;
+    ALTER TABLE sends_new RENAME TO sends;
+    CREATE INDEX sends_sent_at ON sends (sent_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -123,6 +151,39 @@ class State:
                     __version__,
                     json.dumps(feed_to_dict(feed), ensure_ascii=False),
                 ),
+            )
+
+    # --- the suppression list
+
+    def suppress(self, entries: Iterable[Suppression]) -> int:
+        """Add addresses to the suppression list; one already there keeps its first provenance (so
+        reading the same feedback twice changes nothing). Returns how many were new."""
+        with self._db:
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?, ?)",
+                ((e.email, e.reason, e.source, e.at.isoformat(), e.detail) for e in entries),
+            )
+            return self._db.total_changes - before
+
+    def unsuppress(self, emails: Iterable[str]) -> int:
+        with self._db:
+            before = self._db.total_changes
+            self._db.executemany("DELETE FROM suppressions WHERE email = ?", ((e,) for e in emails))
+            return self._db.total_changes - before
+
+    def suppressions(self) -> Iterator[Suppression]:
+        """The suppression list, oldest first."""
+        rows = self._db.execute(
+            "SELECT email, reason, source, at, detail FROM suppressions ORDER BY at, email"
+        )
+        for email, reason, source, at, detail in rows:
+            yield Suppression(
+                email,
+                SuppressionReason(reason),
+                SuppressionSource(source),
+                dt.datetime.fromisoformat(at),
+                detail,
             )
 
     # --- issues
@@ -178,13 +239,16 @@ class State:
             " (SELECT count(*) FROM issue_items i WHERE i.issue_number = s.number),"
             " (SELECT count(*) FROM sends d"
             "  WHERE d.issue_number = s.number AND d.status IN (?, ?)),"
-            " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number)"
+            " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number),"
+            " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number AND d.status = 'suppressed')"
             " FROM issues s ORDER BY s.date DESC",
             DELIVERED,
         )
         return [
-            IssueSummary(number, dt.date.fromisoformat(date), subject, Path(folder), items, sent, recipients)
-            for number, date, subject, folder, items, sent, recipients in rows
+            IssueSummary(
+                number, dt.date.fromisoformat(date), subject, Path(folder), items, sent, recipients, held
+            )
+            for number, date, subject, folder, items, sent, recipients, held in rows
         ]
 
     def record_issue(self, issue: Issue, folder: Path) -> None:
@@ -255,6 +319,18 @@ class Ledger:
             db.execute(
                 "INSERT OR IGNORE INTO sends (issue_number, email, status)"
                 " SELECT ?, key, 'queued' FROM temp.run_list",
+                (self.number,),
+            )
+            # The suppression list as it is now: suppressed ones are never mailed; one taken off
+            # the list since is queued again.
+            db.execute(
+                "UPDATE sends SET status = 'suppressed' WHERE issue_number = ? AND status = 'queued'"
+                " AND email IN (SELECT email FROM suppressions)",
+                (self.number,),
+            )
+            db.execute(
+                "UPDATE sends SET status = 'queued' WHERE issue_number = ? AND status = 'suppressed'"
+                " AND email NOT IN (SELECT email FROM suppressions)",
                 (self.number,),
             )
         return int(db.execute("SELECT count(*) FROM temp.run_list").fetchone()[0])
@@ -333,6 +409,10 @@ class Ledger:
                 "SELECT count(*) FROM sends WHERE sent_at > ?", (moment.isoformat(),)
             ).fetchone()[0]
         )
+
+    def suppressed_now(self, email: str) -> bool:
+        """On the suppression list at this moment (the endpoint may add one while a run goes on)."""
+        return self._db.execute("SELECT 1 FROM suppressions WHERE email = ?", (email,)).fetchone() is not None
 
     def first_sent(self) -> dt.datetime | None:
         """When this state database first sent anything: warm-up counts days from there."""

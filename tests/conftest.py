@@ -23,6 +23,8 @@ from digest.cli import app
 from digest.config import Config, load_config
 from digest.models import issue_moment
 
+from .smtp import SmtpServer
+
 
 def _is_loopback(host: object) -> bool:
     if isinstance(host, bytes):
@@ -234,3 +236,14 @@ def http_server() -> Iterator[HttpServer]:
         state.stopping.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """The test relay; `indirect` parameters choose its kind (`{"security": "tls"}`)."""
+    server = SmtpServer(tmp_path, **getattr(request, "param", {}))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

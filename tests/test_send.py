@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,6 @@ from .smtp import PASSWORD, SmtpServer
 from .test_cli import assert_one_line_error
 
 SECRET = "unsubscribe-secret-for-tests"
-
-
-@pytest.fixture
-def smtp(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
-    """The test relay; `indirect` parameters choose its kind (`{"security": "tls"}`)."""
-    server = SmtpServer(tmp_path, **getattr(request, "param", {}))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def newsletter(

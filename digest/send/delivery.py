@@ -59,7 +59,8 @@ class SendReport:
     total: int = 0  # recipients in the list (valid, not unsubscribed, one each)
     sent: int = 0  # in this run
     already_sent: int = 0
-    left: dict[SendStatus, int] = field(default_factory=dict)  # failed, queued, unconfirmed: how many
+    # How many are failed, queued, unconfirmed (left to send) and suppressed (never to be sent).
+    left: dict[SendStatus, int] = field(default_factory=dict)
     examples: dict[SendStatus, list[tuple[str, str]]] = field(default_factory=dict)  # some, with replies
     listed: ListReport = field(default_factory=ListReport)
     stopped: str | None = None  # why the run ended before the list did
@@ -77,13 +78,17 @@ class SendReport:
         return self.left.get(SendStatus.UNCONFIRMED, 0)
 
     @property
+    def suppressed(self) -> int:
+        return self.left.get(SendStatus.SUPPRESSED, 0)
+
+    @property
     def complete(self) -> bool:
         return not (self.failed or self.deferred or self.unconfirmed)
 
     def raise_if_incomplete(self) -> None:
         """A send that left anyone out (failed, deferred, unconfirmed) is a `SendError` (exit 6)."""
         if not self.complete:
-            left = self.total - self.sent - self.already_sent
+            left = self.total - self.sent - self.already_sent - self.suppressed
             why = f"{self.stopped}; " if self.stopped else ""
             raise SendError(f"{why}{left} of {self.total} recipients not sent; a rerun resumes")
 
@@ -96,6 +101,8 @@ class SendReport:
         ):
             if count:
                 parts.append(f"{count} {label}")
+        if self.suppressed:
+            parts.append(f"{self.suppressed} suppressed")
         if self.listed.invalid_count:
             parts.append(f"{self.listed.invalid_count} invalid addresses skipped")
         if self.listed.skipped:
@@ -172,6 +179,9 @@ class Plan:
             self.stopped = f"the daily limit is reached ({self.limit} in 24 hours, smtp.daily_limit)"
             return None
         job = self.retry.popleft() if self.retry else self._read()
+        while job is not None and self.ledger.suppressed_now(job.key):
+            self.ledger.record(job.key, SendStatus.SUPPRESSED)  # suppressed while this run went on
+            job = self.retry.popleft() if self.retry else self._read()
         if job is None:
             self.ledger.commit()
             return None
@@ -392,7 +402,11 @@ def send_issue(
         total=total,
         sent=plan.sent,
         already_sent=already,
-        left={s: n for s, n in left.items() if n},
+        left={
+            s: n
+            for s, n in (*left.items(), (SendStatus.SUPPRESSED, counts.get(SendStatus.SUPPRESSED, 0)))
+            if n
+        },
         examples={s: ledger.examples(s, EXAMPLES) for s, n in left.items() if n},
         listed=listed,
         stopped=plan.stopped,

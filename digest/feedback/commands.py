@@ -1,0 +1,61 @@
+"""What `digest subscribers` does: the suppression list by hand, from a file, and back out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Config
+from digest.errors import InputError
+from digest.feedback.lists import export_subscribers, read_suppression_file
+from digest.models import Suppression, SuppressionReason, SuppressionSource
+from digest.send.subscribers import normalized
+from digest.state import open_state
+
+
+def _addresses(addresses: Iterable[str]) -> list[str]:
+    found = []
+    for address in addresses:
+        try:
+            found.append(normalized(validate_email(address.strip(), check_deliverability=False).normalized))
+        except EmailNotValidError as error:
+            raise InputError(f"not an email address: {error}", path=address) from None
+    return found
+
+
+def suppress(
+    state_dir: Path, addresses: Iterable[str], reason: SuppressionReason, *, now: dt.datetime, note: str = ""
+) -> int:
+    """Add addresses by hand; returns how many were not suppressed already."""
+    entries = [Suppression(a, reason, SuppressionSource.COMMAND, now, note) for a in _addresses(addresses)]
+    with open_state(state_dir) as state:
+        return state.suppress(entries)
+
+
+def unsuppress(state_dir: Path, addresses: Iterable[str]) -> int:
+    """Take addresses off the list (the next send mails them again); returns how many were on it."""
+    with open_state(state_dir) as state:
+        return state.unsuppress(_addresses(addresses))
+
+
+def suppressed(state_dir: Path) -> list[Suppression]:
+    with open_state(state_dir) as state:
+        return list(state.suppressions())
+
+
+def import_file(state_dir: Path, path: Path, label: str, *, now: dt.datetime) -> tuple[int, int]:
+    """Suppressions from a file (plain, SES, Mailgun, Postmark): (how many read, how many new)."""
+    entries = read_suppression_file(path, label, now)
+    with open_state(state_dir) as state:
+        return len(entries), state.suppress(entries)
+
+
+def export(config: Config, state_dir: Path) -> bytes:
+    """The subscriber CSV with `status` brought up to date from the suppression list."""
+    with open_state(state_dir) as state:
+        reasons = {s.email: s.reason for s in state.suppressions()}
+    label = config.send.subscribers
+    return export_subscribers(Path(config.resolve(label)), label, reasons)
