@@ -191,7 +191,7 @@ def _settings(
     if is_sample(path):
         _say(
             "note",
-            f"no {CONFIG_NAME} here: using the bundled sample newsletter. "
+            f"no {CONFIG_NAME} here or in a folder above: using the bundled sample newsletter. "
             f"To start your own: digest init (see the README), or pass --config.",
         )
     date = flags.pop("date", None)
