@@ -122,7 +122,7 @@ def test_the_package_says_it_is_typed() -> None:
     assert (PACKAGE / "py.typed").is_file()
 
 
-STAGES = ("feeds", "selection", "render", "send", "web")
+STAGES = ("feeds", "selection", "render", "send", "web", "feedback")
 
 
 def _stage(module: str) -> str | None:
