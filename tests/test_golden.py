@@ -1,4 +1,5 @@
-"""The sample issue, byte for byte. Refresh with `make golden`, then review the diff."""
+"""The sample issue byte for byte, and the bounce corpus's classification. Refresh with `make golden`,
+then review the diff."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config
+from digest.feedback.classify import classify
 
-from .conftest import compose
+from .conftest import CORPUS, compose
 
 GOLDEN = Path(__file__).parent / "golden" / "sample"
 
@@ -38,4 +40,35 @@ def test_the_sample_issue_matches_its_golden_file(
         pytest.fail(
             "the sample issue changed (if intended: `make golden`, then review):\n"
             + "\n".join(list(diff)[:60])
+        )
+
+
+BOUNCES = CORPUS / "bounces"
+TABLE = Path(__file__).parent / "golden" / "bounces.tsv"
+
+
+def classification_table() -> str:
+    """Every corpus message with what digest makes of it: kind, failed addresses, detail."""
+    lines = ["file\tkind\taddresses\tdetail"]
+    for path in sorted(BOUNCES.glob("*/*.eml")):
+        verdict = classify(path.read_bytes())
+        name = path.relative_to(BOUNCES).as_posix()
+        lines.append(f"{name}\t{verdict.kind.value}\t{','.join(verdict.addresses)}\t{verdict.detail}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.skipif(not BOUNCES.is_dir(), reason=f"the bounce corpus is absent ({BOUNCES})")
+def test_every_corpus_message_is_classified_as_its_table_says(update_golden: bool) -> None:
+    actual = classification_table()  # read without an error, every one of them
+    if update_golden:
+        TABLE.write_text(actual)
+        pytest.skip(f"rewrote {TABLE}")
+    expected = TABLE.read_text()
+    if actual != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(), actual.splitlines(), "table", "now", lineterm="", n=0
+        )
+        pytest.fail(
+            "a classification changed (if intended: `make golden`, then review):\n"
+            + "\n".join(list(diff)[:40])
         )

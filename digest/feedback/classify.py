@@ -1,0 +1,102 @@
+"""What a message in the feedback mailbox is: a hard or soft bounce, a complaint, or neither.
+
+Bounces are read by flufl.bounce (GNU Mailman's detectors for RFC 3464 and the many formats mail
+servers write of their own). It calls some temporary failures permanent, so where a report carries
+RFC 3463 status codes, their class decides: all 4.x.x is a temporary failure. Complaints are RFC
+5965 ARF feedback reports; auto-replies (RFC 3834) are nobody's failure.
+"""
+
+from __future__ import annotations
+
+import email
+from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from enum import StrEnum
+
+from flufl.bounce import all_failures
+
+from digest.send.subscribers import normalized
+
+
+class Kind(StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    NONE = "none"  # not a failure or a complaint (an auto-reply, a delay warning, anything else)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    kind: Kind
+    addresses: tuple[str, ...] = ()  # normalized, sorted
+    detail: str = ""  # status codes, the feedback type, or why it is none
+
+
+def _addresses(found: frozenset[bytes] | set[str]) -> tuple[str, ...]:
+    out = set()
+    for address in found:
+        text = address.decode("utf-8", errors="replace") if isinstance(address, bytes) else address
+        text = text.strip().strip("<>")
+        if "@" in text:
+            out.add(normalized(text))
+    return tuple(sorted(out))
+
+
+def _statuses(message: Message) -> list[str]:
+    """The RFC 3463 codes of a delivery status report's recipients."""
+    codes = []
+    for part in message.walk():
+        if part.get_content_type() == "message/delivery-status":
+            for fields in part.get_payload() or []:
+                if isinstance(fields, Message) and fields.get("Status"):
+                    codes.append(str(fields["Status"]).strip().split()[0])
+    return codes
+
+
+def _complainant(message: Message) -> tuple[str, ...]:
+    """Who complained: the report's Original-Rcpt-To, else the To of the message it returns."""
+    found: set[str] = set()
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/feedback-report":
+            for fields in part.get_payload() or []:
+                if isinstance(fields, Message) and fields.get("Original-Rcpt-To"):
+                    found.add(str(fields["Original-Rcpt-To"]))
+        elif kind in ("message/rfc822", "text/rfc822-headers") and not found:
+            original = part.get_payload()
+            inner = original[0] if isinstance(original, list) and original else None
+            if inner is None and isinstance(original, str):
+                inner = email.message_from_string(original, policy=policy.compat32)
+            if isinstance(inner, Message) and inner.get("To"):
+                found.update(a for _, a in email.utils.getaddresses([str(inner["To"])]))
+    return _addresses(found)
+
+
+def _feedback_type(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            for fields in part.get_payload() or []:
+                if isinstance(fields, Message) and fields.get("Feedback-Type"):
+                    return str(fields["Feedback-Type"]).strip()
+    return "abuse"
+
+
+def classify(raw: bytes) -> Verdict:
+    message = email.message_from_bytes(raw, policy=policy.compat32)
+    report = message.get_content_type() == "multipart/report"
+    if report and message.get_param("report-type") == "feedback-report":
+        return Verdict(Kind.COMPLAINT, _complainant(message), _feedback_type(message))
+    temporary, permanent = all_failures(message)
+    addresses = _addresses(temporary | permanent)
+    if not addresses:
+        # Bounces are auto-submitted too (RFC 3834): only without a failure is it an auto-reply.
+        auto = str(message.get("Auto-Submitted", "")).lower().startswith("auto-replied")
+        return Verdict(Kind.NONE, detail="an auto-reply" if auto else "no failed address found")
+    codes = _statuses(message)
+    detail = " ".join(dict.fromkeys(codes))
+    if codes and all(code.startswith("4") for code in codes):
+        return Verdict(Kind.SOFT_BOUNCE, addresses, detail)
+    if permanent:
+        return Verdict(Kind.HARD_BOUNCE, addresses, detail or "permanent")
+    return Verdict(Kind.SOFT_BOUNCE, addresses, detail or "temporary")
