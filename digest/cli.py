@@ -302,6 +302,7 @@ def send(
         elif dry_run:
             typer.echo(str(dry_run_issue(settings, folder, issue, None, now=now, env=os.environ)))
         else:
+            _read_feedback(settings)
             with _progress_bar() as progress:
                 report = send_all(
                     settings,
@@ -326,6 +327,7 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
         cwd = Path.cwd()
         from digest.run import run_issue
 
+        _read_feedback(settings)
         with _progress_bar() as progress:
             report = run_issue(
                 settings,
@@ -453,6 +455,30 @@ def init(
         for path in init_newsletter(folder, dt.datetime.now(dt.UTC)):
             typer.echo(f"created {path}")
         typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
+
+
+@app.command()
+def feedback(config: ConfigOption = None) -> None:
+    """Read the feedback mailbox (feedback.mailbox, a Maildir): hard bounces and complaints
+    suppress their addresses, soft bounces count towards feedback.soft_bounce_limit; handled mail
+    moves to its Processed folder. digest send and digest run do this first.
+
+    Example: digest feedback --config digest.toml
+    """
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        if not _read_feedback(settings):
+            raise ConfigError("no feedback.mailbox in the config: nothing to read")
+
+
+def _read_feedback(settings: Config) -> bool:
+    """The feedback mailbox read and its one line printed, when one is configured."""
+    from digest.feedback import read_feedback
+
+    report = read_feedback(settings, state_dir(settings, Path.cwd()), now=dt.datetime.now(dt.UTC))
+    if report is not None:
+        typer.echo(f"digest: {report.summary()}")
+    return report is not None
 
 
 subscribers_app = typer.Typer(no_args_is_help=True)

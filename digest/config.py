@@ -179,6 +179,14 @@ class SendConfig(_Section):
     greeting_fallback: str = ""  # for a subscriber without a name, e.g. "Dear reader,"
 
 
+class FeedbackConfig(_Section):
+    """Where bounces and complaints come back (`digest feedback`; send and run read it first)."""
+
+    mailbox: str | None = None  # a Maildir folder
+    # Temporary failures on this many different issues suppress an address.
+    soft_bounce_limit: Annotated[int, Field(ge=1, le=100)] = 3
+
+
 class ArchiveConfig(_Section):
     """The web archive of past issues (`digest archive`)."""
 
@@ -207,6 +215,7 @@ class Config(_Section):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     send: SendConfig = Field(default_factory=SendConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     # The file this came from: not a key a user can set, so a private attribute.
     _source: Path | None = PrivateAttr(default=None)
 

@@ -112,6 +112,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sends_new RENAME TO sends;
     CREATE INDEX sends_sent_at ON sends (sent_at);
     """,
+    # Temporary failures, one a recipient and issue: enough on different issues suppress.
+    """
+    CREATE TABLE soft_bounces (
+        email        TEXT NOT NULL,
+        issue_number INTEGER NOT NULL,
+        at           TEXT NOT NULL,
+        detail       TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (email, issue_number)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -185,6 +195,20 @@ class State:
                 dt.datetime.fromisoformat(at),
                 detail,
             )
+
+    def soft_bounce(self, email: str, issue_number: int, at: dt.datetime, detail: str) -> int:
+        """Record a temporary failure (once a recipient and issue); returns on how many issues."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO soft_bounces VALUES (?, ?, ?, ?)",
+                (email, issue_number, at.isoformat(), detail),
+            )
+        return int(
+            self._db.execute("SELECT count(*) FROM soft_bounces WHERE email = ?", (email,)).fetchone()[0]
+        )
+
+    def latest_issue(self) -> int:
+        return int(self._db.execute("SELECT coalesce(max(number), 0) FROM issues").fetchone()[0])
 
     # --- issues
 

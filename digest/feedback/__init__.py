@@ -2,9 +2,10 @@
 hand, and the subscriber list brought up to date for the list owner's own system.
 
 commands (what `digest subscribers` does) uses lists (suppression files in, the subscriber CSV
-out). The feedback mailbox, VERP and the one-click endpoint come next.
+out) and mailbox (the feedback Maildir, read with classify). IMAP, VERP and the one-click
+endpoint come next.
 """
 
-from digest.feedback.commands import export, import_file, suppress, suppressed, unsuppress
+from digest.feedback.commands import export, import_file, read_feedback, suppress, suppressed, unsuppress
 
-__all__ = ["export", "import_file", "suppress", "suppressed", "unsuppress"]
+__all__ = ["export", "import_file", "read_feedback", "suppress", "suppressed", "unsuppress"]

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from digest.config import Config
 from digest.errors import InputError
 from digest.feedback.lists import export_subscribers, read_suppression_file
+from digest.feedback.mailbox import FeedbackReport, read_maildir
 from digest.models import Suppression, SuppressionReason, SuppressionSource
 from digest.send.subscribers import normalized
 from digest.state import open_state
@@ -59,3 +60,16 @@ def export(config: Config, state_dir: Path) -> bytes:
         reasons = {s.email: s.reason for s in state.suppressions()}
     label = config.send.subscribers
     return export_subscribers(Path(config.resolve(label)), label, reasons)
+
+
+def read_feedback(config: Config, state_dir: Path, *, now: dt.datetime) -> FeedbackReport | None:
+    """Read the feedback mailbox, if one is configured (None when not)."""
+    if not config.feedback.mailbox:
+        return None
+    with open_state(state_dir) as state:
+        return read_maildir(
+            Path(config.resolve(config.feedback.mailbox)),
+            state,
+            now=now,
+            soft_limit=config.feedback.soft_bounce_limit,
+        )
