@@ -481,6 +481,42 @@ def _read_feedback(settings: Config) -> bool:
     return report is not None
 
 
+@app.command("unsubscribe-server")
+def unsubscribe_server(
+    config: ConfigOption = None,
+    port: Annotated[int, typer.Option("--port", "-p", help="The port (0: any free one).")] = 8026,
+    host: Annotated[
+        str, typer.Option("--host", help="Listen on another address than 127.0.0.1 (behind a proxy).")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the one-click unsubscribe endpoint (RFC 8058): a POST with a valid token suppresses the
+    address; a GET shows a page with a button; a bad token is 400. Put it behind nginx or Caddy.
+
+    Example: digest unsubscribe-server --port 8026
+    """
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from digest.feedback.endpoint import make_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with _exit_codes():
+        settings = _settings(config, own=True)
+        secret = os.environ.get(settings.send.secret_env)
+        if not secret:
+            raise ConfigError(f"the endpoint checks tokens: set the secret in ${settings.send.secret_env}")
+        server = make_server(
+            host, port, make_app(state_dir(settings, Path.cwd()), secret), handler_class=Quiet
+        )
+        typer.echo(f"digest: unsubscribe endpoint at http://{host}:{server.server_port}/ (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+
 subscribers_app = typer.Typer(no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 
