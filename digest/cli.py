@@ -496,7 +496,7 @@ def unsubscribe_server(
     """
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from digest.feedback.endpoint import make_app
+    from digest.feedback.endpoint import app_for
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -504,12 +504,7 @@ def unsubscribe_server(
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        secret = os.environ.get(settings.send.secret_env)
-        if not secret:
-            raise ConfigError(f"the endpoint checks tokens: set the secret in ${settings.send.secret_env}")
-        server = make_server(
-            host, port, make_app(state_dir(settings, Path.cwd()), secret), handler_class=Quiet
-        )
+        server = make_server(host, port, app_for(settings, Path.cwd(), os.environ), handler_class=Quiet)
         typer.echo(f"digest: unsubscribe endpoint at http://{host}:{server.server_port}/ (Ctrl-C to stop)")
         try:
             server.serve_forever()

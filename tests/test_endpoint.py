@@ -16,6 +16,7 @@ from digest.feedback.endpoint import make_app
 from digest.send.personalize import token
 from digest.state import open_state
 
+from .conftest import run_digest, start_digest
 from .smtp import SmtpServer
 from .test_send import SECRET, digest, newsletter
 
@@ -110,3 +111,26 @@ def test_a_post_while_a_send_runs_keeps_that_address_from_being_mailed(
         server.shutdown()
         server.server_close()
     assert last not in smtp.recorder.copies and len(smtp.recorder.copies) == 11
+
+
+def test_the_command_serves_the_endpoint_and_wants_the_secret(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = newsletter(tmp_path / "news", smtp)
+    server = start_digest(
+        "unsubscribe-server",
+        "--port",
+        "0",
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        env={"DIGEST_UNSUBSCRIBE_SECRET": SECRET},
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split(" at ")[1].split()[0].rstrip("/")
+        assert request(link(url, "ana@example.org"), BODY)[0] == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert suppressed(tmp_path / "news" / "state") == [("ana@example.org", "unsubscribed", "endpoint")]
+    refused = run_digest("unsubscribe-server", "--config", str(config), cwd=tmp_path)  # no secret
+    assert refused.returncode == 2 and "set the secret in $DIGEST_UNSUBSCRIBE_SECRET" in refused.stderr

@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import html
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from digest.config import Config, find_config, load_config, state_dir
+from digest.errors import ConfigError
 from digest.models import Suppression, SuppressionReason, SuppressionSource
 from digest.send.personalize import token as expected_token
 from digest.send.subscribers import normalized
@@ -83,19 +86,19 @@ def make_app(
     return app
 
 
+def app_for(config: Config, cwd: Path, env: Mapping[str, str]) -> Callable[..., Iterable[bytes]]:
+    """The application for a newsletter's config, its secret from `env`."""
+    secret = env.get(config.send.secret_env)
+    if not secret:
+        raise ConfigError(f"the endpoint checks tokens: set the secret in ${config.send.secret_env}")
+    return make_app(state_dir(config, cwd), secret)
+
+
 def wsgi() -> Callable[..., Iterable[bytes]]:
     """The application for a WSGI server, configured from the environment as the CLI is
     (`DIGEST_CONFIG`, else the nearest digest.toml): `gunicorn 'digest.feedback.endpoint:wsgi()'`."""
-    import os
-
-    from digest.config import find_config, load_config, state_dir
-    from digest.errors import ConfigError
-
     explicit = os.environ.get("DIGEST_CONFIG")
     config = load_config(
         find_config(Path(explicit) if explicit else None, Path.cwd(), own=True), env=os.environ
     )
-    secret = os.environ.get(config.send.secret_env)
-    if not secret:
-        raise ConfigError(f"the endpoint checks tokens: set the secret in ${config.send.secret_env}")
-    return make_app(state_dir(config, Path.cwd()), secret)
+    return app_for(config, Path.cwd(), os.environ)
