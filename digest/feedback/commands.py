@@ -6,14 +6,14 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from digest.config import Config
 from digest.errors import InputError
 from digest.feedback.lists import export_subscribers, read_suppression_file
 from digest.feedback.mailbox import FeedbackReport, read_maildir
 from digest.models import Suppression, SuppressionReason, SuppressionSource
-from digest.send.subscribers import normalized
+from digest.send.subscribers import key_of
 from digest.state import open_state
 
 
@@ -21,7 +21,7 @@ def _addresses(addresses: Iterable[str]) -> list[str]:
     found = []
     for address in addresses:
         try:
-            found.append(normalized(validate_email(address.strip(), check_deliverability=False).normalized))
+            found.append(key_of(address))
         except EmailNotValidError as error:
             raise InputError(f"not an email address: {error}", path=address) from None
     return found

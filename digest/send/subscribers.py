@@ -27,6 +27,12 @@ def normalized(address: str) -> str:
     return address.strip().lower()
 
 
+def key_of(address: str) -> str:
+    """An address checked and in the form it is recorded under (the ledger's, the suppression
+    list's); an invalid one raises EmailNotValidError."""
+    return normalized(validate_email(address.strip(), check_deliverability=False).normalized)
+
+
 @dataclass
 class ListReport:
     """What reading the list found besides the recipients."""
