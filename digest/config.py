@@ -11,9 +11,11 @@ import datetime as dt
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -182,9 +184,64 @@ class SendConfig(_Section):
 class FeedbackConfig(_Section):
     """Where bounces and complaints come back (`digest feedback`; send and run read it first)."""
 
-    mailbox: str | None = None  # a Maildir folder
+    # A local Maildir folder, or an IMAP folder: "imaps://user@host[:port]/FOLDER" (TLS), or
+    # "imap://…" (STARTTLS, never in the clear). The password comes from `password_env` or
+    # `password_file`, never from this file.
+    mailbox: str | None = None
+    password_env: str = "DIGEST_FEEDBACK_PASSWORD"
+    password_file: str | None = None
+    ca_file: str | None = None  # a CA bundle to verify the IMAP server with, besides the system's
+    processed: str = "Processed"  # the folder handled mail is moved to
     # Temporary failures on this many different issues suppress an address.
     soft_bounce_limit: Annotated[int, Field(ge=1, le=100)] = 3
+    # VERP: each copy's envelope sender, with the recipient's token ("bounces+{token}@example.org"),
+    # so a bounce is traced to its subscriber even when it names a forwarding address or nobody.
+    return_path: str | None = None
+
+    @field_validator("mailbox")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        if value and value.startswith(("imap:", "imaps:")):
+            mailbox_url(value)  # raises ValueError, which names the problem
+        return value
+
+    @field_validator("return_path")
+    @classmethod
+    def _return_path(cls, value: str | None) -> str | None:
+        if value is not None and (
+            value.count("{token}") != 1 or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value)
+        ):
+            raise ValueError(f"not an address with {{token}} in it once: {value!r}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxUrl:
+    tls: Literal["tls", "starttls"]
+    user: str
+    host: str
+    port: int
+    folder: str
+
+
+def mailbox_url(url: str) -> MailboxUrl:
+    """`imaps://user@host[:port]/FOLDER` (or `imap://`, for STARTTLS), taken apart."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ValueError(f"not imaps://user@host[:port]/FOLDER: {url!r}")
+    if parts.password:
+        raise ValueError("the mailbox URL must not carry the password: use feedback.password_env")
+    try:
+        port = parts.port or (993 if parts.scheme == "imaps" else 143)
+    except ValueError:
+        raise ValueError(f"not a port number in {url!r}") from None
+    return MailboxUrl(
+        "tls" if parts.scheme == "imaps" else "starttls",
+        unquote(parts.username),
+        parts.hostname,
+        port,
+        unquote(parts.path.lstrip("/")) or "INBOX",
+    )
 
 
 class ArchiveConfig(_Section):

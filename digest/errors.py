@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     RENDER = 5
     SEND = 6
     LOCKED = 7
+    FEEDBACK = 8  # the feedback mailbox could not be read: nothing was sent
     INTERNAL = 70  # a bug: one line, the traceback in a crash file (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130
 
@@ -70,6 +71,13 @@ class SendError(DigestError):
     """Some recipients were not sent to (failed, deferred or unconfirmed); a rerun resumes."""
 
     exit_code = ExitCode.SEND
+
+
+class FeedbackError(DigestError):
+    """The feedback mailbox is unreachable or refused us: a send waits, so nobody who asked to
+    leave is mailed because their request could not be read."""
+
+    exit_code = ExitCode.FEEDBACK
 
 
 class RenderError(DigestError):

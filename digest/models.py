@@ -218,6 +218,25 @@ class IssueSummary:
     sent: int  # recipients the ledger has as sent
     recipients: int  # recipients in the ledger (0: never sent)
     suppressed: int = 0  # of those, on the suppression list: never mailed
+    bounces: int = 0  # addresses whose copy bounced (hard or soft), from the feedback mailbox
+    complaints: int = 0
+
+    def rate(self, count: int) -> float | None:
+        """`count` as a share of the copies delivered (None before any)."""
+        return count / self.sent if self.sent else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The rates that passed the providers' thresholds."""
+        found = []
+        for label, count, limit in (
+            ("bounce", self.bounces, BOUNCE_RATE_LIMIT),
+            ("complaint", self.complaints, COMPLAINT_RATE_LIMIT),
+        ):
+            rate = self.rate(count)
+            if rate is not None and rate > limit:
+                found.append(f"{label} rate {rate:.1%} is above {limit:.1%}")
+        return found
 
     @property
     def send_status(self) -> str:
@@ -278,7 +297,29 @@ class Suppression:
     detail: str = ""  # the server's status or text, the file it came from, a note
 
 
+class FeedbackKind(StrEnum):
+    """What a reader's mail server or the reader sent back about a copy."""
+
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"  # a request mailed to List-Unsubscribe's mailto address
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    issue: int  # the issue the copy was of; 0 when the mail did not say
+    email: str  # normalized
+    kind: FeedbackKind
+    at: dt.datetime
+    detail: str = ""
+
+
 DELIVERED = (SendStatus.SENT, SendStatus.ASSUMED_SENT)
+# Where mailbox providers start to act on a sender (Amazon SES reviews an account at 5 % bounces;
+# Gmail and Yahoo want complaints well under 0.3 %, and 0.1 % is the line they advise to stay under).
+BOUNCE_RATE_LIMIT = 0.05
+COMPLAINT_RATE_LIMIT = 0.001
 
 
 def feed_to_dict(feed: Feed) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from digest.errors import StateError
 from digest.models import (
     DELIVERED,
     Feed,
+    FeedbackEvent,
     History,
     Issue,
     IssueSummary,
@@ -122,6 +123,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (email, issue_number)
     );
     """,
+    # What came back for each issue (bounces, complaints, mailed unsubscribes), for its rates and
+    # for soft bounces counted on different issues; issue 0 when the mail did not say which.
+    """
+    CREATE TABLE feedback (
+        issue_number INTEGER NOT NULL,
+        email        TEXT NOT NULL,
+        kind         TEXT NOT NULL
+                     CHECK (kind IN ('hard_bounce', 'soft_bounce', 'complaint', 'unsubscribe')),
+        at           TEXT NOT NULL,
+        detail       TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (issue_number, email, kind)
+    );
+    INSERT INTO feedback SELECT issue_number, email, 'soft_bounce', at, detail FROM soft_bounces;
+    DROP TABLE soft_bounces;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -196,16 +212,26 @@ class State:
                 detail,
             )
 
-    def soft_bounce(self, email: str, issue_number: int, at: dt.datetime, detail: str) -> int:
-        """Record a temporary failure (once a recipient and issue); returns on how many issues."""
+    def record_feedback(self, event: FeedbackEvent) -> int:
+        """Record what came back (once an issue, address and kind: reading the same mail again
+        changes nothing); returns on how many issues this address has had this kind."""
         with self._db:
             self._db.execute(
-                "INSERT OR IGNORE INTO soft_bounces VALUES (?, ?, ?, ?)",
-                (email, issue_number, at.isoformat(), detail),
+                "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?, ?)",
+                (event.issue, event.email, event.kind, event.at.isoformat(), event.detail),
             )
         return int(
-            self._db.execute("SELECT count(*) FROM soft_bounces WHERE email = ?", (email,)).fetchone()[0]
+            self._db.execute(
+                "SELECT count(*) FROM feedback WHERE email = ? AND kind = ?", (event.email, event.kind)
+            ).fetchone()[0]
         )
+
+    def mailed_addresses(self) -> Iterator[str]:
+        """Every address a copy of any issue went to (or may have): whose tokens can come back."""
+        for (email,) in self._db.execute(
+            "SELECT DISTINCT email FROM sends WHERE sent_at IS NOT NULL OR status IN (?, ?)", DELIVERED
+        ):
+            yield email
 
     def latest_issue(self) -> int:
         return int(self._db.execute("SELECT coalesce(max(number), 0) FROM issues").fetchone()[0])
@@ -264,15 +290,16 @@ class State:
             " (SELECT count(*) FROM sends d"
             "  WHERE d.issue_number = s.number AND d.status IN (?, ?)),"
             " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number),"
-            " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number AND d.status = 'suppressed')"
+            " (SELECT count(*) FROM sends d WHERE d.issue_number = s.number AND d.status = 'suppressed'),"
+            " (SELECT count(DISTINCT email) FROM feedback f"
+            "  WHERE f.issue_number = s.number AND f.kind IN ('hard_bounce', 'soft_bounce')),"
+            " (SELECT count(*) FROM feedback f WHERE f.issue_number = s.number AND f.kind = 'complaint')"
             " FROM issues s ORDER BY s.date DESC",
             DELIVERED,
         )
         return [
-            IssueSummary(
-                number, dt.date.fromisoformat(date), subject, Path(folder), items, sent, recipients, held
-            )
-            for number, date, subject, folder, items, sent, recipients, held in rows
+            IssueSummary(number, dt.date.fromisoformat(date), subject, Path(folder), *counts)
+            for number, date, subject, folder, *counts in rows
         ]
 
     def record_issue(self, issue: Issue, folder: Path) -> None:

@@ -73,6 +73,7 @@ class Faults:
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
+        self.senders: list[str] = []  # each message's envelope sender (MAIL FROM)
         self.faults = Faults()
         self.dropped = False  # the drop_after fault has fired
 
@@ -109,6 +110,7 @@ class Recorder:
         if self.faults.delay:
             time.sleep(self.faults.delay)
         self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        self.senders.append(envelope.mail_from)
         kill = self.faults.kill
         if kill and len(self.messages) == kill[1]:
             os.kill(kill[0], signal.SIGKILL)  # the message is in; the sender never hears 250

@@ -15,7 +15,7 @@ from digest.issue_folder import PersonalIssue, read_personal
 from digest.models import Recipient
 from digest.render.markers import GREETING, UNSUBSCRIBE
 from digest.send.copies import Copies, EncodedPart, boundary_for
-from digest.send.personalize import personal_message
+from digest.send.personalize import personal_message, token
 
 from .conftest import build_into
 
@@ -62,7 +62,9 @@ def test_the_personal_unsubscribe_link_is_never_folded_or_encoded(
     header = copy.split(b"List-Unsubscribe: ", 1)[1].split(b"\r\nList-Unsubscribe-Post")[0]
     assert header.startswith(b"<https://www.commonground.example/newsletter/unsubscribe?email=ana.ionescu@")
     assert b"=?" not in header  # RFC 2047 words in List-Unsubscribe are read by no mail client
-    assert header.endswith(b">,\r\n <mailto:unsubscribe@commonground.example?subject=unsubscribe>")
+    ana = token("secret", RECIPIENTS[0].email)
+    mailto = f"mailto:unsubscribe@commonground.example?subject=unsubscribe%20{ana}"
+    assert header.endswith(f">,\r\n <{mailto}>".encode())  # the token lets a mailed request be verified
 
 
 def reference(text: str) -> bytes:

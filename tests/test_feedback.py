@@ -1,10 +1,20 @@
-"""The feedback mailbox, a real Maildir of real bounce mail: suppressions made, mail filed, twice the same."""
+"""The feedback mailbox, a real Maildir of real bounce mail: suppressions made, mail filed, twice the same.
+
+The mail is what comes back from a real send (aiosmtpd): corpus bounces and a complaint rewritten
+to name the sample's subscribers and quote their copies' Message-IDs, an unsubscribe request
+sent to the mailto address of a copy's List-Unsubscribe, and one forged.
+"""
 
 from __future__ import annotations
 
+import email
 import json
 import mailbox
+import re
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -20,19 +30,24 @@ SOFT = "bsd/lhost-amazonses-17.eml"  # kijitora@example.com, 4.4.7
 COMPLAINT = "bsd/arf-01.eml"  # redacted@example.net
 AUTO_REPLY = "bsd/rfc3834-01.eml"
 ORDINARY = "not-a-bounce/is-not-bounce-01.eml"
+NAMES_NOBODY = "bsd/lhost-sendmail-25.eml"  # a 5.1.1 DSN whose recipient no parser can read
+
+
+def corpus(name: str) -> bytes:
+    return (BOUNCES / name).read_bytes()
 
 
 def maildir(folder: Path, *names: str, extra: dict[str, bytes] | None = None) -> Path:
     box = mailbox.Maildir(folder, create=True)
     for name in names:
-        box.add((BOUNCES / name).read_bytes())
+        box.add(corpus(name))
     for data in (extra or {}).values():
         box.add(data)
     return folder
 
 
-def with_feedback(config: Path, box: Path, limit: int = 3) -> str:
-    text = config.read_text() + f'[feedback]\nmailbox = "{box}"\nsoft_bounce_limit = {limit}\n'
+def with_feedback(config: Path, box: Path | str, limit: int = 3, extra: str = "") -> str:
+    text = config.read_text() + f'[feedback]\nmailbox = "{box}"\nsoft_bounce_limit = {limit}\n{extra}'
     config.write_text(text)
     return str(config)
 
@@ -42,28 +57,167 @@ def suppressed(cli: Cli, config: str) -> dict[str, tuple[str, str]]:
     return {r["email"]: (r["reason"], r["source"]) for r in rows}
 
 
-def test_bounces_and_complaints_suppress_and_the_rest_is_left_unread(cli: Cli, smtp: SmtpServer) -> None:
-    box = maildir(cli.cwd / "Maildir", HARD, SOFT, COMPLAINT, AUTO_REPLY, ORDINARY)
-    config = with_feedback(newsletter(cli.cwd / "news", smtp), box)
-    result = cli("feedback", "--config", config)
+def sent_copies(smtp: SmtpServer) -> dict[str, EmailMessage]:
+    """The copies the server took, by recipient."""
+    return {
+        rcpts[0].lower(): email.message_from_bytes(data, policy=policy.default)
+        for rcpts, data in smtp.recorder.messages
+    }
+
+
+def quoting(raw: bytes, copy: EmailMessage) -> bytes:
+    """A bounce or complaint that quotes `copy`'s Message-ID, as real ones quote the headers."""
+    return raw + f"\nMessage-ID: {copy['Message-ID']}\n".encode()
+
+
+def request(sender: str, mailto: str) -> bytes:
+    """What a mail client sends for a List-Unsubscribe mailto URL."""
+    parts = urlsplit(mailto)
+    message = EmailMessage()
+    message["From"], message["To"] = sender, unquote(parts.path)
+    message["Subject"] = parse_qs(parts.query).get("subject", ["unsubscribe"])[0]
+    message.set_content("This message will unsubscribe you.")
+    return message.as_bytes()
+
+
+def mailto_of(copy: EmailMessage) -> str:
+    found = re.search(r"<(mailto:[^>]+)>", str(copy["List-Unsubscribe"]))
+    assert found, copy["List-Unsubscribe"]
+    return found.group(1)
+
+
+def feedback_mail(copies: dict[str, EmailMessage]) -> dict[str, bytes]:
+    """What comes back after the sample issue went out: one message of each kind."""
+    # Ana's request, with a token that is not hers (nor anyone's).
+    forged = re.sub(r"[0-9a-f]{32}", "0" * 32, mailto_of(copies["ana.ionescu@example.org"]))
+    return {
+        "hard": quoting(
+            corpus(HARD).replace(b"neko@example.co.jp", b"levan@example.net"), copies["levan@example.net"]
+        ),
+        "soft": quoting(
+            corpus(SOFT).replace(b"kijitora@example.com", b"m.sargsyan@example.com"),
+            copies["m.sargsyan@example.com"],
+        ),
+        "complaint": quoting(
+            corpus(COMPLAINT).replace(b"redacted@example.net", b"editor@commonground.example"),
+            copies["editor@commonground.example"],
+        ),
+        "unsubscribe": request(
+            "Ana Ionescu <ana.ionescu@example.org>", mailto_of(copies["ana.ionescu@example.org"])
+        ),
+        "forged": request("m.sargsyan@example.com", forged),
+        "auto-reply": corpus(AUTO_REPLY),
+        "ordinary": corpus(ORDINARY),
+    }
+
+
+EXPECTED = {
+    "levan@example.net": ("hard_bounce", "mailbox"),
+    "editor@commonground.example": ("complaint", "mailbox"),
+    "ana.ionescu@example.org": ("unsubscribed", "mailbox"),
+}  # m.sargsyan: one soft bounce is not enough, and the request in her name is forged
+SUMMARY = (
+    "feedback: 2 bounces (1 soft), 1 complaint, 1 unsubscribe; 3 suppressed;"
+    " 1 unsubscribe request not verified (left unread); 2 other messages left"
+)
+AGAIN = (
+    "feedback: 0 bounces, 0 complaints, 0 unsubscribes; 0 suppressed;"
+    " 1 unsubscribe request not verified (left unread); 2 other messages left"
+)
+
+
+def sent_issue(cli: Cli, smtp: SmtpServer, box: Path | str, extra: str = "") -> str:
+    """The sample built and sent to its four subscribers, feedback read from `box`."""
+    if isinstance(box, Path):
+        maildir(box)  # empty: nothing came back yet
+    config = with_feedback(newsletter(cli.cwd / "news", smtp), box, extra=extra)
+    assert cli("build", "--config", config).exit_code == 0
+    assert cli("send", "--config", config, env=environment()).exit_code == 0
+    assert len(smtp.recorder.messages) == 4
+    return config
+
+
+def next_issue(cli: Cli, smtp: SmtpServer, config: str) -> set[str]:
+    """A story more, the next week's issue built and sent: whom it went to."""
+    feed = Path(config).parent / "news.rss"
+    text = feed.read_text()
+    item = text[text.index("<item>") : text.index("</item>") + len("</item>")]
+    new = re.sub(r"<pubDate>.*</pubDate>", "<pubDate>Fri, 28 Nov 2025 09:00:00 +0000</pubDate>", item)
+    feed.write_text(text.replace(item, new.replace("chisinau", "next-week") + item, 1))
+    assert cli("build", "--config", config, "--date", "2025-12-01").exit_code == 0
+    before = len(smtp.recorder.messages)
+    result = cli("send", "--config", config, env=environment())
     assert result.exit_code == 0, result.output
-    assert (
-        "feedback: 1 hard bounces, 1 soft bounces, 1 complaints; 2 suppressed; 2 other messages left"
-        in result.stdout
-    )
-    assert suppressed(cli, config) == {
-        "neko@example.co.jp": ("hard_bounce", "mailbox"),
-        "redacted@example.net": ("complaint", "mailbox"),
-    }  # one soft bounce is not enough
+    return {r.lower() for rcpts, _ in smtp.recorder.messages[before:] for r in rcpts}
+
+
+def test_each_kind_of_feedback_suppresses_the_right_address_once(cli: Cli, smtp: SmtpServer) -> None:
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box)
+    mail = feedback_mail(sent_copies(smtp))
+    maildir(box, extra=mail)
+    result = cli("feedback", "--config", config, env=environment())
+    assert result.exit_code == 0, result.output
+    assert SUMMARY in result.stdout
+    assert suppressed(cli, config) == EXPECTED
     left = mailbox.Maildir(box, create=False)
-    assert sorted(m["Subject"] or "" for m in left) == sorted(
-        mailbox.MaildirMessage((BOUNCES / n).read_bytes())["Subject"] or "" for n in (AUTO_REPLY, ORDINARY)
+    assert sorted(m.as_bytes() for m in left) == sorted(
+        mailbox.MaildirMessage(mail[k]).as_bytes() for k in ("forged", "auto-reply", "ordinary")
     )
     assert all(m.get_subdir() == "new" for m in left)  # still unread
-    assert len(left.get_folder("Processed")) == 3
-    again = cli("feedback", "--config", config)
-    assert "feedback: 0 hard bounces, 0 soft bounces, 0 complaints; 0 suppressed" in again.stdout
-    assert len(suppressed(cli, config)) == 2
+    assert len(left.get_folder("Processed")) == 4
+    again = cli("feedback", "--config", config, env=environment())
+    assert AGAIN in again.stdout
+    assert suppressed(cli, config) == EXPECTED
+    assert next_issue(cli, smtp, config) == {"m.sargsyan@example.com"}
+
+
+def test_history_shows_each_issues_rates_and_warns_above_the_thresholds(cli: Cli, smtp: SmtpServer) -> None:
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box)
+    maildir(box, extra=feedback_mail(sent_copies(smtp)))
+    cli("feedback", "--config", config, env=environment())
+    result = cli("history", "--config", config)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.strip().startswith("1 "))
+    assert "2 (50.0%)" in row and "1 (25.0%)" in row  # levan and m.sargsyan bounced; editor complained
+    assert "warning: issue 1: bounce rate 50.0% is above 5.0%" in result.stderr
+    assert "warning: issue 1: complaint rate 25.0% is above 0.1%" in result.stderr
+
+
+def test_verp_traces_a_bounce_to_its_subscriber_whatever_it_names(cli: Cli, smtp: SmtpServer) -> None:
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box, extra='return_path = "bounces+{token}@commonground.example"\n')
+    senders = dict(zip((r[0].lower() for r, _ in smtp.recorder.messages), smtp.recorder.senders, strict=True))
+    assert len(set(senders.values())) == 4 and all(
+        re.fullmatch(r"bounces\+[0-9a-f]{32}@commonground\.example", s) for s in senders.values()
+    )
+    # A bounce for a forwarding address, and one that names nobody, each sent back to a copy's
+    # envelope sender (the receiving server writes Delivered-To).
+    forwarded = corpus(HARD).replace(b"neko@example.co.jp", b"levan@forward.example")
+    nobody = corpus(NAMES_NOBODY)
+    to = {"forwarded": senders["levan@example.net"], "nobody": senders["editor@commonground.example"]}
+    maildir(
+        box,
+        extra={
+            k: f"Delivered-To: {to[k]}\n".encode() + m
+            for k, m in (("forwarded", forwarded), ("nobody", nobody))
+        },
+    )
+    result = cli("feedback", "--config", config, env=environment())
+    assert result.exit_code == 0, result.output
+    assert suppressed(cli, config) == {
+        "levan@example.net": ("hard_bounce", "mailbox"),
+        "editor@commonground.example": ("hard_bounce", "mailbox"),
+    }  # not levan@forward.example
+
+
+def test_a_bounce_naming_nobody_without_verp_is_left_for_a_person(cli: Cli, smtp: SmtpServer) -> None:
+    box = maildir(cli.cwd / "Maildir", NAMES_NOBODY)
+    config = with_feedback(newsletter(cli.cwd / "news", smtp), box)
+    result = cli("feedback", "--config", config)
+    assert "1 bounce naming nobody (left unread)" in result.stdout
+    assert suppressed(cli, config) == {} and len(mailbox.Maildir(box, create=False)) == 1
 
 
 def test_soft_bounces_on_enough_different_issues_suppress(cli: Cli, smtp: SmtpServer) -> None:
@@ -86,7 +240,7 @@ def test_send_reads_the_mailbox_first_and_mails_nobody_it_suppressed(cli: Cli, s
     cli("build", "--config", config)
     result = cli("send", "--config", config, env=environment())
     assert result.exit_code == 0, result.output
-    assert "feedback: 1 hard bounces" in result.stdout
+    assert "feedback: 1 bounce, 0 complaints" in result.stdout
     assert "levan@example.net" not in smtp.recorder.copies and len(smtp.recorder.copies) == 3
 
 

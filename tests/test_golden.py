@@ -53,7 +53,7 @@ def classification_table() -> str:
     for path in sorted(BOUNCES.glob("*/*.eml")):
         verdict = classify(path.read_bytes())
         name = path.relative_to(BOUNCES).as_posix()
-        lines.append(f"{name}\t{verdict.kind.value}\t{','.join(verdict.addresses)}\t{verdict.detail}")
+        lines.append(f"{name}\t{verdict.kind or 'none'}\t{','.join(verdict.addresses)}\t{verdict.detail}")
     return "\n".join(lines) + "\n"
 
 

@@ -12,24 +12,17 @@ import email
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
-from enum import StrEnum
 
 from flufl.bounce import all_failures
 
+from digest.models import FeedbackKind
 from digest.send.subscribers import normalized
-
-
-class Kind(StrEnum):
-    HARD_BOUNCE = "hard_bounce"
-    SOFT_BOUNCE = "soft_bounce"
-    COMPLAINT = "complaint"
-    NONE = "none"  # not a failure or a complaint (an auto-reply, a delay warning, anything else)
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    kind: Kind
-    addresses: tuple[str, ...] = ()  # normalized, sorted
+    kind: FeedbackKind | None  # None: not a failure or a complaint (an auto-reply, a delay warning…)
+    addresses: tuple[str, ...] = ()  # normalized, sorted; none when the report names nobody
     detail: str = ""  # status codes, the feedback type, or why it is none
 
 
@@ -43,14 +36,16 @@ def _addresses(found: frozenset[bytes] | set[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _statuses(message: Message) -> list[str]:
-    """The RFC 3463 codes of a delivery status report's recipients."""
+def _statuses(message: Message) -> list[tuple[str, bool]]:
+    """The RFC 3463 codes of a delivery status report's recipients, each with whether its
+    action is `failed` (not `delayed`, `delivered`…)."""
     codes = []
     for part in message.walk():
         if part.get_content_type() == "message/delivery-status":
             for fields in part.get_payload() or []:
                 if isinstance(fields, Message) and fields.get("Status"):
-                    codes.append(str(fields["Status"]).strip().split()[0])
+                    failed = str(fields.get("Action", "failed")).strip().lower() == "failed"
+                    codes.append((str(fields["Status"]).strip().split()[0], failed))
     return codes
 
 
@@ -86,17 +81,20 @@ def classify(raw: bytes) -> Verdict:
     message = email.message_from_bytes(raw, policy=policy.compat32)
     report = message.get_content_type() == "multipart/report"
     if report and message.get_param("report-type") == "feedback-report":
-        return Verdict(Kind.COMPLAINT, _complainant(message), _feedback_type(message))
+        return Verdict(FeedbackKind.COMPLAINT, _complainant(message), _feedback_type(message))
     temporary, permanent = all_failures(message)
     addresses = _addresses(temporary | permanent)
-    if not addresses:
+    statuses = _statuses(message)
+    codes = [code for code, _ in statuses]
+    detail = " ".join(dict.fromkeys(codes))
+    failed = any(failed for _, failed in statuses)
+    if not addresses and not failed:
         # Bounces are auto-submitted too (RFC 3834): only without a failure is it an auto-reply.
         auto = str(message.get("Auto-Submitted", "")).lower().startswith("auto-replied")
-        return Verdict(Kind.NONE, detail="an auto-reply" if auto else "no failed address found")
-    codes = _statuses(message)
-    detail = " ".join(dict.fromkeys(codes))
+        return Verdict(None, detail="an auto-reply" if auto else "no failed address found")
+    # A report naming nobody is still a bounce: VERP can tell whose copy it was.
     if codes and all(code.startswith("4") for code in codes):
-        return Verdict(Kind.SOFT_BOUNCE, addresses, detail)
-    if permanent:
-        return Verdict(Kind.HARD_BOUNCE, addresses, detail or "permanent")
-    return Verdict(Kind.SOFT_BOUNCE, addresses, detail or "temporary")
+        return Verdict(FeedbackKind.SOFT_BOUNCE, addresses, detail)
+    if permanent or not addresses:
+        return Verdict(FeedbackKind.HARD_BOUNCE, addresses, detail or "permanent")
+    return Verdict(FeedbackKind.SOFT_BOUNCE, addresses, detail or "temporary")

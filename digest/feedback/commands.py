@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from email_validator import EmailNotValidError
@@ -11,7 +11,9 @@ from email_validator import EmailNotValidError
 from digest.config import Config
 from digest.errors import InputError
 from digest.feedback.lists import export_subscribers, read_suppression_file
-from digest.feedback.mailbox import FeedbackReport, read_maildir
+from digest.feedback.mailbox import open_mailbox
+from digest.feedback.process import FeedbackReport, Rules, process
+from digest.feedback.tokens import Tokens
 from digest.models import Suppression, SuppressionReason, SuppressionSource
 from digest.send.subscribers import key_of
 from digest.state import open_state
@@ -62,14 +64,18 @@ def export(config: Config, state_dir: Path) -> bytes:
     return export_subscribers(Path(config.resolve(label)), label, reasons)
 
 
-def read_feedback(config: Config, state_dir: Path, *, now: dt.datetime) -> FeedbackReport | None:
+def read_feedback(
+    config: Config, state_dir: Path, *, now: dt.datetime, env: Mapping[str, str]
+) -> FeedbackReport | None:
     """Read the feedback mailbox, if one is configured (None when not)."""
     if not config.feedback.mailbox:
         return None
-    with open_state(state_dir) as state:
-        return read_maildir(
-            Path(config.resolve(config.feedback.mailbox)),
-            state,
+    with open_state(state_dir) as state, open_mailbox(config, env) as box:
+        rules = Rules(
             now=now,
             soft_limit=config.feedback.soft_bounce_limit,
+            tokens=Tokens(env.get(config.send.secret_env), state.mailed_addresses),
+            unsubscribe_to=config.newsletter.unsubscribe_mailto,
+            return_path=config.feedback.return_path,
         )
+        return process(box, state, rules)

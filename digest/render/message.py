@@ -17,6 +17,7 @@ from functools import cache
 
 from digest.config import NewsletterConfig
 from digest.models import Issue
+from digest.render.markers import generic_url, is_personal
 
 
 def sender_address(sender: str) -> str:
@@ -43,15 +44,11 @@ POLICY = SMTP.clone(refold_source="none")
 UTF8_POLICY = POLICY.clone(utf8=True)
 
 
-def list_unsubscribe(newsletter: NewsletterConfig, unsubscribe_url: str | None) -> str | None:
+def list_unsubscribe(unsubscribe_url: str | None, mailto: str | None) -> str | None:
     """RFC 2369's header: the https link and the mailto address, each in angle brackets, folded
     only between them. A URL must never be folded or encoded: the email package would turn a
     long one into RFC 2047 encoded words, which no mail client reads as a link."""
-    links = [
-        u
-        for u in (unsubscribe_url, newsletter.unsubscribe_mailto)
-        if u and u.startswith(("https://", "mailto:"))
-    ]
+    links = [u for u in (unsubscribe_url, mailto) if u and u.startswith(("https://", "mailto:"))]
     return ",\n ".join(f"<{u}>" for u in links) or None
 
 
@@ -64,6 +61,7 @@ def compose(
     date: dt.datetime,
     message_id: str,
     unsubscribe_url: str | None,
+    unsubscribe_mailto: str | None = None,
     to: str | Address | None = None,
     boundary: str | None = None,
     utf8: bool = False,
@@ -79,7 +77,7 @@ def compose(
     message["Subject"] = subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
-    header = list_unsubscribe(newsletter, unsubscribe_url)
+    header = list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
     if header:
         message.set_raw("List-Unsubscribe", header)
         if unsubscribe_url and unsubscribe_url.startswith("https://"):
@@ -90,6 +88,11 @@ def compose(
     if boundary:
         message.set_boundary(boundary)
     return message
+
+
+def generic_mailto(mailto: str | None) -> str | None:
+    """The mailto address for nobody in particular (as `generic_url` does for the link)."""
+    return generic_url(mailto) if mailto and is_personal(mailto) else mailto
 
 
 def build_message(issue: Issue, newsletter: NewsletterConfig, moment: dt.datetime) -> bytes:
@@ -103,6 +106,7 @@ def build_message(issue: Issue, newsletter: NewsletterConfig, moment: dt.datetim
         date=moment,
         message_id=message_id(issue.number, issue.slug, digest[:16], newsletter.sender),
         unsubscribe_url=rendered.unsubscribe_url,
+        unsubscribe_mailto=generic_mailto(newsletter.unsubscribe_mailto),
         boundary=f"=_digest_{digest[:24]}",
     )
     return message.as_bytes()

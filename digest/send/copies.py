@@ -30,7 +30,14 @@ from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
 from digest.render.markers import MARKED, html_values, text_values
 from digest.render.message import POLICY, compose, list_unsubscribe
-from digest.send.personalize import fill_for, message_key, personal_message, personal_url, to_header
+from digest.send.personalize import (
+    fill_for,
+    mailto_for,
+    message_key,
+    personal_message,
+    personal_url,
+    to_header,
+)
 from digest.send.smtp import to_wire
 
 _MAX: int = POLICY.max_line_length or 78  # what the email package wraps quoted-printable body lines at
@@ -204,10 +211,11 @@ class Copies:
             date=now,
             message_id=_ID,
             unsubscribe_url=anyone,
+            unsubscribe_mailto=config.newsletter.unsubscribe_mailto,
             to=_TO,
             boundary=self.boundary,
         )
-        if anyone and "List-Unsubscribe" in skeleton:
+        if "List-Unsubscribe" in skeleton:
             skeleton.replace_header("List-Unsubscribe", _UNSUBSCRIBE)
         # Headers and MIME boundaries only (the bodies are stand-ins): no line starts with a dot.
         self.pieces = _STAND_INS.split(skeleton.as_bytes())
@@ -240,7 +248,8 @@ class Copies:
                 message_key(self.issue, recipient, self.config)
             ),
             b"List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n": _raw(
-                "List-Unsubscribe", list_unsubscribe(self.config.newsletter, fill.unsubscribe)
+                "List-Unsubscribe",
+                list_unsubscribe(fill.unsubscribe, mailto_for(self.config, recipient, self.secret)),
             ),
             b"DIGESTCOPYTEXT\r\n": text.encode(text_values(fill)),
             b"DIGESTCOPYHTML\r\n": html.encode(html_values(fill)),

@@ -32,9 +32,8 @@ from digest.config import Config
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import DELIVERED, Recipient, SendStatus
-from digest.render.message import sender_address
 from digest.send.copies import Copies
-from digest.send.personalize import personal_message
+from digest.send.personalize import envelope_sender, personal_message
 from digest.send.secrets import Secrets
 from digest.send.smtp import Delivery, Outcome, Session, to_wire
 from digest.send.subscribers import ListReport, Subscriber
@@ -275,7 +274,7 @@ def _deliver_all(
     plan: Plan | _Remote,
     session: Session,
     copy_for: Callable[[Recipient], bytes],
-    sender: str,
+    sender: Callable[[Recipient], str],
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> None:
@@ -287,7 +286,7 @@ def _deliver_all(
             if wait > 0:
                 sleep(wait)
             wire = copy_for(job.recipient)
-            delivery = session.deliver(sender, job.recipient, wire, partial(plan.sending, job))
+            delivery = session.deliver(sender(job.recipient), job.recipient, wire, partial(plan.sending, job))
             pause, job = plan.after(job, delivery)
             if pause:
                 session.drop()
@@ -300,7 +299,7 @@ def _run_sessions(
     plan: Plan,
     sessions: list[Session],
     copy_for: Callable[[Recipient], bytes],
-    sender: str,
+    sender: Callable[[Recipient], str],
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> None:
@@ -385,7 +384,7 @@ def send_issue(
     already = sum(before.get(s, 0) for s in DELIVERED)
     plan = Plan(ledger, config, total=total, done=already, progress=progress, clock=clock, wall=wall)
     copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
-    sender = sender_address(config.newsletter.sender)
+    sender = envelope_sender(config, secrets.unsubscribe)
     sessions = [
         Session(config.smtp, secrets.password, config.resolve) for _ in range(config.smtp.connections)
     ]
@@ -420,8 +419,7 @@ def send_one(
     data = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
     session = Session(config.smtp, secrets.password, config.resolve)
     try:
-        return session.deliver(
-            sender_address(config.newsletter.sender), recipient, to_wire(data), lambda: True
-        )
+        sender = envelope_sender(config, secrets.unsubscribe)
+        return session.deliver(sender(recipient), recipient, to_wire(data), lambda: True)
     finally:
         session.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Callable
 from email.headerregistry import Address
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ from digest.config import Config
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
 from digest.render.markers import Fill, fill_html, fill_text
-from digest.render.message import compose, message_id
+from digest.render.message import compose, message_id, sender_address
 from digest.send.subscribers import normalized
 
 
@@ -29,6 +30,26 @@ def personal_url(url: str, recipient: Recipient, secret: str | None) -> str:
             raise ValueError("{token} needs the unsubscribe secret")
         filled = filled.replace("{token}", token(secret, recipient.email))
     return filled
+
+
+def mailto_for(config: Config, recipient: Recipient, secret: str | None) -> str | None:
+    """List-Unsubscribe's mailto address for `recipient`: with their {token} (say, in the subject),
+    the feedback mailbox can tell a real request from a forged one."""
+    mailto = config.newsletter.unsubscribe_mailto
+    return personal_url(mailto, recipient, secret) if mailto else None
+
+
+def envelope_sender(config: Config, secret: str | None) -> Callable[[Recipient], str]:
+    """Each copy's envelope sender (MAIL FROM, which the receiving server writes into Return-Path
+    and bounces are sent to): `feedback.return_path` with the recipient's token (VERP), else the
+    From address."""
+    pattern = config.feedback.return_path
+    if not pattern:
+        address = sender_address(config.newsletter.sender)
+        return lambda _: address
+    if not secret:
+        raise ValueError("feedback.return_path's {token} needs the unsubscribe secret")
+    return lambda recipient: pattern.replace("{token}", token(secret, recipient.email))
 
 
 def greeting_for(recipient: Recipient | None, greeting: str, fallback: str) -> str:
@@ -80,6 +101,7 @@ def personal_message(
         date=now,
         message_id=message_key(issue, recipient, config, test=test),
         unsubscribe_url=fill.unsubscribe,
+        unsubscribe_mailto=mailto_for(config, recipient, secret),
         to=to_header(recipient),
         boundary=boundary,
         utf8=not recipient.email.isascii(),

@@ -29,15 +29,14 @@ def check_transport(config: SmtpConfig) -> None:
         )
 
 
-def smtp_password(config: Config, env: Mapping[str, str]) -> str | None:
-    """`smtp.password_file`'s content, else `$smtp.password_env`."""
-    smtp = config.smtp
-    if smtp.password_file:
+def password(config: Config, file: str | None, variable: str, env: Mapping[str, str], key: str) -> str | None:
+    """A password: the content of `file` (the config's `key`), else the variable `variable`."""
+    if file:
         try:
-            return Path(config.resolve(smtp.password_file)).read_text(encoding="utf-8").strip()
+            return Path(config.resolve(file)).read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise ConfigError(f"smtp.password_file: cannot read it ({error.strerror})") from None
-    return env.get(smtp.password_env) or None
+            raise ConfigError(f"{key}: cannot read it ({error.strerror})") from None
+    return env.get(variable) or None
 
 
 def read_secrets(
@@ -46,9 +45,18 @@ def read_secrets(
     """What sending an issue whose unsubscribe link is `unsubscribe_url` needs: the unsubscribe
     secret when the link has {token}, and (to talk to the server at all, `smtp`) the password."""
     unsubscribe = env.get(config.send.secret_env) or None
-    if unsubscribe_url and "{token}" in unsubscribe_url and not unsubscribe:
-        raise ConfigError(f"the unsubscribe link has {{token}}: set the secret in ${config.send.secret_env}")
+    signed = {
+        "the unsubscribe link": unsubscribe_url,
+        "newsletter.unsubscribe_mailto": config.newsletter.unsubscribe_mailto,
+        "feedback.return_path": config.feedback.return_path,
+    }
+    for name, value in signed.items():
+        if value and "{token}" in value and not unsubscribe:
+            raise ConfigError(f"{name} has {{token}}: set the secret in ${config.send.secret_env}")
     if not smtp:
         return Secrets(None, unsubscribe)
     check_transport(config.smtp)
-    return Secrets(smtp_password(config, env), unsubscribe)
+    smtp_password = password(
+        config, config.smtp.password_file, config.smtp.password_env, env, "smtp.password_file"
+    )
+    return Secrets(smtp_password, unsubscribe)

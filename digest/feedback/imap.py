@@ -1,0 +1,106 @@
+"""The feedback mailbox on an IMAP server, through IMAPClient.
+
+TLS always (implicit for imaps://, STARTTLS for imap://), the certificate and host name verified.
+Messages are fetched with BODY.PEEK, so none is marked read; handled ones are moved with MOVE
+(RFC 6851), or COPY and expunge where the server lacks it, in one command per batch.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from digest.config import Config, mailbox_url
+from digest.errors import ConfigError, FeedbackError
+from digest.send.secrets import password
+
+TIMEOUT = 30.0  # seconds for any one answer: a server that stops answering ends the run
+BATCH = 200  # messages fetched, and moved, per command
+
+
+def batched(items: list[int]) -> Iterator[list[int]]:
+    return (items[start : start + BATCH] for start in range(0, len(items), BATCH))
+
+
+class ImapFolder:
+    def __init__(self, client: IMAPClient, processed: str) -> None:
+        self._client, self._processed = client, processed
+        self._filed: list[int] = []
+
+    def messages(self) -> Iterator[tuple[str, bytes]]:
+        uids = self._client.search(["NOT", "DELETED"])
+        for batch in batched(uids):
+            fetched = self._client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                data = fetched.get(uid, {}).get(b"BODY[]")
+                if isinstance(data, bytes):
+                    yield str(uid), data
+
+    def file(self, key: str) -> None:
+        self._filed.append(int(key))
+
+    def move_filed(self) -> None:
+        client = self._client
+        if self._filed and not client.folder_exists(self._processed):
+            client.create_folder(self._processed)
+        for batch in batched(self._filed):
+            if client.has_capability("MOVE"):
+                client.move(batch, self._processed)
+            else:
+                client.copy(batch, self._processed)
+                client.delete_messages(batch)
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(batch)
+                else:
+                    client.expunge()
+        self._filed.clear()
+
+
+@contextmanager
+def open_imap(config: Config, env: Mapping[str, str]) -> Iterator[ImapFolder]:
+    settings = config.feedback
+    where = mailbox_url(settings.mailbox or "")
+    secret = password(config, settings.password_file, settings.password_env, env, "feedback.password_file")
+    if not secret:
+        raise ConfigError(
+            f"feedback.mailbox is on IMAP: set its password in ${settings.password_env}"
+            " or feedback.password_file"
+        )
+    label = f"{where.host}:{where.port}"
+    context = ssl.create_default_context(
+        cafile=config.resolve(settings.ca_file) if settings.ca_file else None
+    )
+    try:
+        client = IMAPClient(
+            where.host, where.port, ssl=where.tls == "tls", ssl_context=context, timeout=TIMEOUT
+        )
+        if where.tls == "starttls":
+            client.starttls(context)
+    except ssl.SSLError as error:
+        raise FeedbackError(f"{label}: TLS failed: {error.reason or error}") from None
+    except (TimeoutError, OSError, IMAPClientError) as error:
+        raise FeedbackError(f"cannot connect to the feedback mailbox at {label}: {error}") from None
+    try:
+        try:
+            client.login(where.user, secret)
+            client.select_folder(where.folder)
+        except LoginError:
+            raise FeedbackError(f"{label}: the feedback mailbox refused the login of {where.user}") from None
+        except IMAPClientError as error:
+            raise FeedbackError(f"{label}: cannot open folder {where.folder!r}: {error}") from None
+        folder = ImapFolder(client, settings.processed)
+        try:
+            yield folder
+        finally:
+            folder.move_filed()  # what was recorded is filed, even when the run stops
+    except (OSError, IMAPClientError) as error:
+        raise FeedbackError(f"{label}: the feedback mailbox failed: {error}") from None
+    finally:
+        try:
+            client.logout()
+        except (OSError, IMAPClientError):
+            client.shutdown()
