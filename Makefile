@@ -23,10 +23,10 @@ demo: $(STAMP)
 	$(BIN)/digest build --out issues
 	@echo "index.html is the email, digest.txt its plain-text part, manifest.json why each story was picked."
 
-test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium
+test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium /usr/sbin/dovecot
 	$(BIN)/pytest
 
-# The tests without the slow ones (a wheel, Chromium, node, the whole corpus, fresh interpreters):
+# The tests without the slow ones (a wheel, Chromium, Dovecot, node, the whole corpus, fresh interpreters):
 # for the edit-test loop; make test runs everything, as CI does.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -q
@@ -51,6 +51,10 @@ golden: $(STAMP)
 # Debian's Chromium for the browser tests and screenshots (never a browser download of its own).
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
+# Debian's Dovecot, the IMAP server the feedback mailbox tests run (on a port and folder of their own).
+/usr/sbin/dovecot:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd > /dev/null
 
 # The sample issue at 600 and 375 px, light and dark, in build/screenshots/: for people to look at.
 screenshots: $(STAMP) /usr/bin/chromium

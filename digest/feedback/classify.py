@@ -9,6 +9,7 @@ RFC 3463 status codes, their class decides: all 4.x.x is a temporary failure. Co
 from __future__ import annotations
 
 import email
+import logging
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
@@ -17,6 +18,11 @@ from flufl.bounce import all_failures
 
 from digest.models import FeedbackKind
 from digest.send.subscribers import normalized
+
+# flufl.bounce logs a detector's exception with its traceback before raising it; digest reports
+# what it makes of each message itself, in one line.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,10 @@ def classify(raw: bytes) -> Verdict:
     report = message.get_content_type() == "multipart/report"
     if report and message.get_param("report-type") == "feedback-report":
         return Verdict(FeedbackKind.COMPLAINT, _complainant(message), _feedback_type(message))
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a detector that trips on odd mail: the report's own fields may still tell
+        temporary = permanent = frozenset()
     addresses = _addresses(temporary | permanent)
     statuses = _statuses(message)
     codes = [code for code, _ in statuses]
