@@ -10,6 +10,7 @@ Selection (bench_selection.py): choosing an issue among 20,000 candidates.
 Sending (bench_send.py): against an SMTP server in its own process: one connection against a bare
 smtplib loop, 8 connections against 1 to a slow server, peak memory at 50,000 against 1,000.
 Preview (bench_preview.py): a saved template to the new version served.
+Feedback (bench_feedback.py): a mailbox of 1,000 real bounces, against flufl.bounce's detectors.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import bench_feedback
 import bench_feeds
 import bench_preview
 import bench_selection
@@ -115,6 +117,8 @@ def main() -> None:
     bench_preview.rebuild_latency()
     print()
     bench_send.figures()
+    print()
+    bench_feedback.thousand_bounces()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import urllib.error
@@ -11,6 +12,7 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from digest.feedback.endpoint import make_app
 from digest.send.personalize import token
@@ -19,6 +21,7 @@ from digest.state import open_state
 from .conftest import run_digest, start_digest
 from .smtp import SmtpServer
 from .test_send import SECRET, digest, newsletter
+from .tools.browser import CHROMIUM, FLAGS
 
 BODY = b"List-Unsubscribe=One-Click"
 
@@ -134,3 +137,24 @@ def test_the_command_serves_the_endpoint_and_wants_the_secret(tmp_path: Path, sm
     assert suppressed(tmp_path / "news" / "state") == [("ana@example.org", "unsubscribed", "endpoint")]
     refused = run_digest("unsubscribe-server", "--config", str(config), cwd=tmp_path)  # no secret
     assert refused.returncode == 2 and "set the secret in $DIGEST_UNSUBSCRIBE_SECRET" in refused.stderr
+
+
+@pytest.mark.slow  # a real Chromium
+def test_in_a_browser_the_page_does_nothing_until_its_button_is_pressed(endpoint: tuple[str, Path]) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: `make test` installs it")
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    base, state = endpoint
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(link(base, "ana@example.org"))
+            expect(page.get_by_role("heading")).to_have_text("Unsubscribe ana@example.org?")
+            assert not state.exists() or suppressed(state) == []  # the page alone unsubscribes nobody
+            page.get_by_role("button", name="Unsubscribe").click()
+            expect(page.get_by_text("ana@example.org is unsubscribed")).to_be_visible()
+        finally:
+            browser.close()
+    assert suppressed(state) == [("ana@example.org", "unsubscribed", "endpoint")]

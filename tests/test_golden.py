@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config
-from digest.feedback.classify import classify
+from digest.feedback.classify import classify, parse
 
 from .conftest import CORPUS, compose
 
@@ -51,7 +51,7 @@ def classification_table() -> str:
     """Every corpus message with what digest makes of it: kind, failed addresses, detail."""
     lines = ["file\tkind\taddresses\tdetail"]
     for path in sorted(BOUNCES.glob("*/*.eml")):
-        verdict = classify(path.read_bytes())
+        verdict = classify(parse(path.read_bytes()))
         name = path.relative_to(BOUNCES).as_posix()
         lines.append(f"{name}\t{verdict.kind or 'none'}\t{','.join(verdict.addresses)}\t{verdict.detail}")
     return "\n".join(lines) + "\n"

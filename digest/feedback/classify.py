@@ -83,8 +83,12 @@ def _feedback_type(message: Message) -> str:
     return "abuse"
 
 
-def classify(raw: bytes) -> Verdict:
-    message = email.message_from_bytes(raw, policy=policy.compat32)
+def parse(raw: bytes) -> Message:
+    """A message as the detectors read it (compat32: they predate the email package's new API)."""
+    return email.message_from_bytes(raw, policy=policy.compat32)
+
+
+def classify(message: Message) -> Verdict:
     report = message.get_content_type() == "multipart/report"
     if report and message.get_param("report-type") == "feedback-report":
         return Verdict(FeedbackKind.COMPLAINT, _complainant(message), _feedback_type(message))

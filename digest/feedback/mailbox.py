@@ -6,7 +6,9 @@ processed folder (`feedback.processed`); what is not filed stays where it was, u
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,22 +29,33 @@ class Mailbox(Protocol):
 
 
 class Maildir:
+    """A Maildir (new/, cur/), and its processed folder, a Maildir++ subfolder (`.Processed`).
+
+    A handled message is renamed into the folder: atomic, its bytes and flags untouched (the
+    mailbox module would parse and write it again)."""
+
     def __init__(self, path: Path, processed: str) -> None:
         if not (path / "cur").is_dir() or not (path / "new").is_dir():
             raise ConfigError("not a Maildir (it needs cur/ and new/)", path=str(path))
-        self._box = mailbox.Maildir(path, factory=None, create=False)
-        folders = self._box.list_folders()
-        self._processed = (
-            self._box.get_folder(processed) if processed in folders else self._box.add_folder(processed)
-        )
+        self._path = path
+        box = mailbox.Maildir(path, factory=None, create=False)
+        if processed not in box.list_folders():
+            box.add_folder(processed)  # with its own new/, cur/, tmp/ and maildirfolder marker
+        self._processed = path / f".{processed}"
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
-        for key in list(self._box.iterkeys()):
-            yield key, self._box.get_bytes(key)
+        for subdir in ("new", "cur"):
+            for entry in sorted(os.scandir(self._path / subdir), key=lambda e: e.name):
+                if entry.is_file() and not entry.name.startswith("."):
+                    try:
+                        yield f"{subdir}/{entry.name}", Path(entry.path).read_bytes()
+                    except FileNotFoundError:  # taken by another reader meanwhile
+                        continue
 
     def file(self, key: str) -> None:
-        self._processed.add(self._box.get_message(key))  # its flags and new/cur kept as they were
-        self._box.remove(key)
+        # FileNotFoundError: filed by another reader meanwhile, so it is where it belongs.
+        with contextlib.suppress(FileNotFoundError):
+            (self._path / key).rename(self._processed / key)
 
 
 @contextmanager

@@ -12,13 +12,11 @@ to read. Everything recorded is recorded once, so reading the same mail twice ch
 from __future__ import annotations
 
 import datetime as dt
-import email
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from email import policy
 
-from digest.feedback.classify import classify
+from digest.feedback.classify import classify, parse
 from digest.feedback.mailbox import Mailbox
 from digest.feedback.tokens import Tokens, address_pattern, addressed_token, mailto_address, request_tokens
 from digest.models import FeedbackEvent, FeedbackKind, Suppression, SuppressionReason, SuppressionSource
@@ -85,10 +83,10 @@ class Reading:
 
 def read_message(raw: bytes, rules: Rules) -> Reading:
     """One message, understood (no side effect: the state is not touched)."""
-    message = email.message_from_bytes(raw, policy=policy.compat32)
+    message = parse(raw)
     found = _OUR_MESSAGE_ID.search(raw)
     issue = int(found.group(1)) if found else 0
-    verdict = classify(raw)
+    verdict = classify(message)
     if verdict.kind is None and rules.unsubscribe_to:
         ours, in_address = addressed_token(message, address_pattern(mailto_address(rules.unsubscribe_to)))
         if ours:
