@@ -308,7 +308,7 @@ class FeedbackKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FeedbackEvent:
-    issue: int  # the issue the copy was of; 0 when the mail did not say
+    issue: int  # the issue the copy was of (the latest when the mail does not say; 0: none)
     email: str  # normalized
     kind: FeedbackKind
     at: dt.datetime

@@ -124,7 +124,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # What came back for each issue (bounces, complaints, mailed unsubscribes), for its rates and
-    # for soft bounces counted on different issues; issue 0 when the mail did not say which.
+    # for soft bounces counted on different issues; issue 0 when there is none to count it for.
     """
     CREATE TABLE feedback (
         issue_number INTEGER NOT NULL,

@@ -45,6 +45,10 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
         ("[newsletter]\ndirection = 'up'\n", "newsletter.direction:"),
         ("[sources]\nfeeds = 'news.rss'\n", "sources.feeds:"),
         ("[selection\n", "invalid TOML"),
+        ("[feedback]\nmailbox = 'imaps://u:secret@mail.example.org/INBOX'\n", "must not carry the password"),
+        ("[feedback]\nmailbox = 'imaps:///INBOX'\n", "not imaps://user@host[:port]/FOLDER"),
+        ("[feedback]\nmailbox = 'imaps://u@mail.example.org:99999/INBOX'\n", "not a port number"),
+        ("[feedback]\nreturn_path = 'bounces@example.org'\n", "feedback.return_path: "),
     ],
 )
 def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:

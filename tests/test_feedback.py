@@ -7,6 +7,7 @@ sent to the mailto address of a copy's List-Unsubscribe, and one forged.
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import json
 import mailbox
@@ -18,6 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from digest.feedback.process import Rules, read_message
+from digest.feedback.tokens import Tokens
 from digest.send.personalize import token
 
 from .conftest import CORPUS, Cli
@@ -276,3 +279,38 @@ def test_mail_that_trips_a_bounce_detector_is_left_without_a_traceback(cli: Cli,
     result = cli("feedback", "--config", config)
     assert result.exit_code == 0 and result.stderr == "", result.output
     assert "1 other message left" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("mailto", "to", "subject", "expected"),
+    [
+        # the token in the address, a subject of the reader's own
+        ("mailto:leave+{token}@x.example", "leave+TOKEN@x.example", "please", "ana@x.example"),
+        # the token in the subject, the address with a +tag the mail server added
+        (
+            "mailto:leave@x.example?subject=unsubscribe%20{token}",
+            "leave+news@x.example",
+            "unsubscribe TOKEN",
+            "ana@x.example",
+        ),
+        # a token, but sent to another address: a reader's letter, not a request
+        ("mailto:leave@x.example?subject={token}", "editor@x.example", "TOKEN", None),
+    ],
+)
+def test_a_request_is_recognised_by_where_it_was_sent_and_its_token(
+    mailto: str, to: str, subject: str, expected: str | None
+) -> None:
+    mine = token(SECRET, "ana@x.example")
+    message = EmailMessage()
+    message["From"], message["To"] = "someone.else@elsewhere.example", to.replace("TOKEN", mine)
+    message["Subject"] = subject.replace("TOKEN", mine)
+    message.set_content("Sent from my phone")
+    rules = Rules(
+        now=dt.datetime(2025, 11, 25, tzinfo=dt.UTC),
+        soft_limit=3,
+        tokens=Tokens(SECRET, lambda: ["ana@x.example", "levan@x.example"]),
+        unsubscribe_to=mailto,
+    )
+    reading = read_message(message.as_bytes(), rules)
+    assert [e.email for e in reading.events] == ([expected] if expected else [])
+    assert reading.left == (None if expected else "other")

@@ -75,6 +75,7 @@ def read_feedback(
             now=now,
             soft_limit=config.feedback.soft_bounce_limit,
             tokens=Tokens(env.get(config.send.secret_env), state.mailed_addresses),
+            latest_issue=state.latest_issue(),
             unsubscribe_to=config.newsletter.unsubscribe_mailto,
             return_path=config.feedback.return_path,
         )

@@ -68,6 +68,9 @@ class Rules:
     now: dt.datetime
     soft_limit: int
     tokens: Tokens
+    # The issue a bounce is counted for when it quotes no Message-ID of ours: most come back
+    # within hours of the latest send.
+    latest_issue: int = 0
     unsubscribe_to: str | None = None  # List-Unsubscribe's mailto URL
     return_path: str | None = None  # feedback.return_path, with {token}
 
@@ -85,7 +88,7 @@ def read_message(raw: bytes, rules: Rules) -> Reading:
     """One message, understood (no side effect: the state is not touched)."""
     message = parse(raw)
     found = _OUR_MESSAGE_ID.search(raw)
-    issue = int(found.group(1)) if found else 0
+    issue = int(found.group(1)) if found else rules.latest_issue
     verdict = classify(message)
     if verdict.kind is None and rules.unsubscribe_to:
         ours, in_address = addressed_token(message, address_pattern(mailto_address(rules.unsubscribe_to)))
