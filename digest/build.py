@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from digest import issue_folder
+from digest.analytics import PageViews, Site, load_analytics
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
@@ -38,7 +39,6 @@ from digest.selection import (
     combine,
     drop_last,
     issue_window,
-    load_analytics,
     load_picks,
     select,
 )
@@ -49,7 +49,7 @@ from digest.state import State, open_state
 class Inputs:
     items: tuple[Item, ...]
     reports: tuple[SourceReport, ...]
-    pageviews: dict[str, int]
+    pageviews: Mapping[str, int]  # PageViews: looked up by any URL of a page
     picks: Picks = NO_PICKS
     feeds: tuple[Feed, ...] = ()  # as read, before duplicates were merged
 
@@ -85,6 +85,15 @@ def _check(loaded: Loaded, config: Config) -> None:
         raise SourceError(f"no feed could be read: {shown}{more}")
 
 
+def read_analytics(config: Config) -> PageViews:
+    """Page views from `sources.analytics` (one export or several), paths resolved for the site."""
+    given = config.sources.analytics
+    labels = [given] if isinstance(given, str) else list(given or [])
+    site = Site(config.newsletter.url, tuple(config.sources.site_urls))
+    files = [(Path(config.resolve(label)), label) for label in labels]
+    return load_analytics(files, site, config.sources.analytics_format)
+
+
 def read_inputs(
     config: Config,
     state: State | None = None,
@@ -99,8 +108,7 @@ def read_inputs(
     sources = [Source(label, config.resolve(label)) for label in config.sources.feeds]
     loaded = load_sources(sources, limits=limits(config), state=state, transport=transport, reuse=reuse)
     _check(loaded, config)
-    analytics = config.sources.analytics
-    pageviews = load_analytics(config.resolve(analytics), analytics) if analytics else {}
+    pageviews = read_analytics(config)
     chosen = config.selection
     from_file = load_picks(Path(config.resolve(chosen.picks)), chosen.picks) if chosen.picks else NO_PICKS
     picks = combine(from_file, lead=chosen.lead, editors_choice=chosen.editors_choice_picks)

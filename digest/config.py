@@ -98,7 +98,13 @@ class IssueConfig(_Section):
 
 class SourcesConfig(_Section):
     feeds: list[str] = Field(default_factory=list)
-    analytics: str | None = None
+    # Analytics exports (GA4, Plausible, Matomo, Umami, Fathom, or url,pageviews), added up;
+    # each recognised from its content unless `analytics_format` says which tool wrote them.
+    analytics: str | list[str] | None = None
+    analytics_format: Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"] = "auto"
+    # Other addresses of the site the stories are on (an old domain, the host with or without
+    # www): their pages count as the same pages. Paths in an export resolve against newsletter.url.
+    site_urls: list[str] = Field(default_factory=list)
     # One failing feed does not sink the issue unless `strict` is set.
     strict: bool = False
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0

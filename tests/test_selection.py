@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digest.analytics import Site, load_analytics
 from digest.config import SelectionConfig
 from digest.feeds.load import read_feed
 from digest.models import History, Image, Item, Outcome, PastIssue, Section, Selection, issue_moment
-from digest.selection.analytics import load_analytics
 from digest.selection.picks import NO_PICKS, Picks
 from digest.selection.select import FIRST_ISSUE, Choice, issue_window, select
 
@@ -84,7 +84,7 @@ def outcome(choice: Choice, n: int) -> tuple[Outcome, str]:
 
 def test_the_sample_issue_shows_the_gaza_story_once_and_the_next_story_moves_up() -> None:
     feed = read_feed(str(SAMPLE / "news.rss"), "news.rss")
-    pageviews = load_analytics(str(SAMPLE / "analytics.csv"), "analytics.csv")
+    pageviews = load_analytics([(SAMPLE / "analytics.csv", "analytics.csv")], Site())
     lead = "https://www.commonground.example/news/2025/11/eu-azerbaijan-security-dialogue"
     config = SelectionConfig()
     choice = select(

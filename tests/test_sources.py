@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from digest.errors import InputError, SourceError
+from digest.errors import SourceError
 from digest.feeds.fetch import Limits
 from digest.feeds.load import Source, load_sources, read_feed
-from digest.selection.analytics import load_analytics
 from digest.state import open_state
 
 from .conftest import SAMPLE, HttpServer, Route
 
 FEED = (SAMPLE / "news.rss").read_bytes()
-GAZA = "https://www.commonground.example/news/2025/11/un-security-council-gaza-peace-plan"
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Atom one</title><id>urn:a</id>
@@ -145,53 +143,3 @@ def test_read_feed_raises_for_a_failing_source(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as caught:
         read_feed(str(tmp_path / "gone.rss"), "feeds/gone.rss")
     assert str(caught.value) == "feeds/gone.rss: no such file"
-
-
-def test_analytics_are_page_views_by_canonical_url(tmp_path: Path) -> None:
-    views = load_analytics(str(SAMPLE / "analytics.csv"), "analytics.csv")
-    assert views[GAZA] == 18400
-    path = tmp_path / "ga.csv"
-    path.write_text(
-        f'\ufeffPage URL,Views\n{GAZA}?utm_source=x,"1,234"\nHTTPS://WWW.COMMONGROUND.EXAMPLE/a,6\n'
-    )
-    assert load_analytics(str(path), "ga.csv") == {GAZA: 1234, "https://www.commonground.example/a": 6}
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        f'{{"{GAZA}": 100, "{GAZA}?utm_medium=email": 20}}',
-        f'[{{"url": "{GAZA}", "pageviews": 100}}, {{"Page": "{GAZA}", "Views": "20"}}]',
-    ],
-    ids=["object", "rows"],
-)
-def test_analytics_may_be_json(tmp_path: Path, text: str) -> None:
-    path = tmp_path / "views.json"
-    path.write_text(text)
-    assert load_analytics(str(path), "views.json") == {GAZA: 120}
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "expected"),
-    [
-        ("a.csv", "address,count\nhttps://x.example/a,3\n", "needs a 'url' and a 'pageviews' column"),
-        (
-            "a.csv",
-            "url,pageviews\nhttps://x.example/a,lots\n",
-            "line 2: page views 'lots' is not a whole number",
-        ),
-        ("v.json", "[1, 2]", "row 1: expected an object"),
-        ("v.json", '[{"url": "https://x.example/a"}]', "row 1: needs a 'url' and a 'pageviews' field"),
-        ("v.json", '{"https://x.example/a": -3}', "key 'https://x.example/a': page views -3 is negative"),
-        ("v.json", '{"https://x.example/a": ', "invalid JSON at line 1: Expecting value"),
-        ("v.json", '"just a string"', "expected an object of URL → page views, or a list of rows"),
-    ],
-)
-def test_a_malformed_analytics_export_names_the_file(
-    tmp_path: Path, name: str, text: str, expected: str
-) -> None:
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(InputError) as caught:
-        load_analytics(str(path), name)
-    assert str(caught.value) == f"{name}: {expected}"

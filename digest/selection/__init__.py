@@ -1,11 +1,10 @@
 """The selection stage: the lead story, editor's choice and popular, each decision with its reason.
 
 select (the rules, in order) uses scoring (page views and comments with recency decay), filters
-(include/exclude), picks (the editor's pins) and analytics (page views from an export);
+(include/exclude), and picks (the editor's pins); page views come from digest.analytics;
 explain turns the decisions into the `--explain` table.
 """
 
-from digest.selection.analytics import load_analytics
 from digest.selection.explain import EXPLAIN_COLUMNS, explain_rows
 from digest.selection.picks import NO_PICKS, Picks, combine, load_picks
 from digest.selection.select import FIRST_ISSUE, Choice, drop_last, issue_window, select
@@ -20,7 +19,6 @@ __all__ = [
     "drop_last",
     "explain_rows",
     "issue_window",
-    "load_analytics",
     "load_picks",
     "select",
 ]

@@ -100,7 +100,9 @@ class Preview:
         own_templates = user_templates(config)
         if own_templates:
             paths.append(own_templates)
-        for value in (config.selection.picks, config.sources.analytics, *config.sources.feeds):
+        analytics = config.sources.analytics
+        exports = [analytics] if isinstance(analytics, str) else analytics or []
+        for value in (config.selection.picks, *exports, *config.sources.feeds):
             if value and not is_url(value):
                 paths.append(Path(config.resolve(value)))
         return [p for p in paths if p.exists()]

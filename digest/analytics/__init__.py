@@ -1,0 +1,33 @@
+"""Page views, the popularity signal behind the score, from the analytics exports sites have.
+
+formats reads each tool's export (recognised from its content); pages resolves paths and hosts
+so that a row meets the story it counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from digest.analytics.formats import Export, Format, read_export
+from digest.analytics.pages import PageViews, Site
+from digest.errors import InputError
+
+__all__ = ["Export", "Format", "PageViews", "Site", "load_analytics", "read_export"]
+
+
+def load_analytics(files: Sequence[tuple[Path, str]], site: Site, forced: Format = "auto") -> PageViews:
+    """Page views from every export in `files` ((path, label) each), added up."""
+    views = PageViews(site)
+    for path, label in files:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InputError("analytics file not found", path=label) from None
+        except OSError as error:
+            raise InputError(f"cannot read the analytics file: {error.strerror}", path=label) from None
+        export = read_export(data, label, forced)
+        views.formats.append(export.format)
+        for page, count in export.rows:
+            views.add(page, count)
+    return views

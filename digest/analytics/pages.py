@@ -1,0 +1,80 @@
+"""Which page a row of an analytics export is about, so that it meets the story it counts.
+
+Exports name pages by path (GA4, Plausible, Umami, Fathom) or by URL (Matomo, a site's own),
+on whichever host the reader used. A page's identity here is its host and path: a path is
+resolved against `newsletter.url`; the hosts in `sources.site_urls` are the same site; `www.`
+makes no difference; nor do the scheme, the query string, the fragment or a trailing slash.
+Percent-encoding, IDN hosts and the like are normalised by w3lib (Scrapy's URL library).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from w3lib.url import canonicalize_url
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(canonicalize_url(url)).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class Site:
+    base: str | None = None  # newsletter.url: where paths are resolved
+    aliases: tuple[str, ...] = ()  # sources.site_urls: other hosts that serve the same pages
+    _hosts: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        main = _host(self.base) if self.base else ""
+        for alias in self.aliases:
+            self._hosts[_host(alias)] = main
+
+    def key(self, page: str) -> str | None:
+        """The page's identity, "host/path"; None for a path when there is no base to resolve it."""
+        page = page.strip()
+        if "://" not in page:
+            if not self.base:
+                return None
+            page = urljoin(self.base, page if page.startswith("/") else "/" + page)
+        parts = urlsplit(canonicalize_url(page))
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        host = self._hosts.get(host, host)
+        return f"{host}{parts.path.rstrip('/') or '/'}"
+
+
+@dataclass
+class PageViews(Mapping[str, int]):
+    """Page views by page, looked up by any URL of that page (a story's, say)."""
+
+    site: Site = field(default_factory=Site)
+    views: dict[str, int] = field(default_factory=dict)  # by key
+    rows: int = 0  # rows read, over every file
+    unresolved: int = 0  # paths with no newsletter.url to resolve them against
+    formats: list[str] = field(default_factory=list)  # what each file was read as
+
+    def add(self, page: str, views: int) -> None:
+        self.rows += 1
+        key = self.site.key(page)
+        if key is None:
+            self.unresolved += 1
+        else:
+            self.views[key] = self.views.get(key, 0) + views
+
+    def __getitem__(self, url: str) -> int:
+        key = self.site.key(url)
+        if key is None or key not in self.views:
+            raise KeyError(url)
+        return self.views[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.views)
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def matched(self, urls: Iterable[str]) -> int:
+        """How many of `urls` have page views."""
+        return sum(1 for url in urls if url in self)
