@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from digest import issue_folder
-from digest.analytics import PageViews, Site, load_analytics
+from digest.analytics import Coverage, PageViews, Site, coverage, load_analytics
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
@@ -30,6 +30,7 @@ from digest.models import (
     Selection,
     SourceReport,
     SourceStatus,
+    Window,
 )
 from digest.render import build_manifest, build_message, environment, manifest_json, render_issue
 from digest.selection import (
@@ -59,6 +60,7 @@ class Built:
     issue: Issue
     files: dict[str, bytes]
     warnings: tuple[str, ...]
+    analytics: Coverage | None = None  # what the page views reached, when there were any
 
 
 def issue_day(config: Config, today: dt.date) -> dt.date:
@@ -145,6 +147,9 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
             f" in {len(inputs.reports)} feed(s){minimum}: nothing to send"
         )
     warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error) + choice.warnings
+    reached = _coverage(inputs, window)
+    if reached:
+        warnings += reached.warnings
     selection, rendered = _within_budget(choice.selection, config, date, history.number)
     dropped = len(choice.selection.picks) - len(selection.picks)
     if dropped:
@@ -169,10 +174,34 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
     parts = Parts(rendered.html, text=rendered.text, message=contents.message, merge_tags=tags)
     warnings += tuple(str(v) for v in check(parts))
     files = contents.files()
-    manifest = build_manifest(issue, inputs.reports, files, warnings, config.selection.weights, tags)
-    return Built(
-        issue=issue, files=issue_folder.with_manifest(files, manifest_json(manifest)), warnings=warnings
+    manifest = build_manifest(
+        issue,
+        inputs.reports,
+        files,
+        warnings,
+        config.selection.weights,
+        tags,
+        reached.as_dict() if reached else None,
     )
+    return Built(
+        issue=issue,
+        files=issue_folder.with_manifest(files, manifest_json(manifest)),
+        warnings=warnings,
+        analytics=reached,
+    )
+
+
+def _coverage(inputs: Inputs, window: Window) -> Coverage | None:
+    """What the page views reached among the stories of the window (None without analytics)."""
+    if not isinstance(inputs.pageviews, PageViews) or not inputs.pageviews.formats:
+        return None
+    urls = [
+        item.canonical
+        for item in inputs.items
+        if item.published is None or window.start <= item.published < window.end
+    ]
+    dates = (window.start.date(), (window.end - dt.timedelta(seconds=1)).date())
+    return coverage(inputs.pageviews, urls, dates)
 
 
 def merge_tags(rendered: Rendered) -> tuple[str, ...]:

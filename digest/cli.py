@@ -202,6 +202,8 @@ def _settings(
 
 
 def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
+    if built.analytics:
+        typer.echo(f"digest: {built.analytics.line()}", err=True)
     for warning in built.warnings:
         _say("warning", warning)
     if explain:

@@ -9,11 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
 from digest.analytics import PageViews, Site, load_analytics
 from digest.errors import InputError
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, Cli
 
 SITE = Site("https://www.commonground.example/", ("https://commonground.example", "https://old-name.example"))
 STORY = "https://www.commonground.example/news/2025/11/un-security-council-gaza-peace-plan"
@@ -225,3 +226,40 @@ def test_a_malformed_export_is_one_line_naming_the_file(
     with pytest.raises(InputError) as caught:
         load_analytics([(path, name)], SITE)
     assert str(caught.value) == f"{name}: {expected}"
+
+
+# --- what the build says of them
+
+
+def build_with(cli: Cli, newsletter: Path, export: str, name: str = "views.csv") -> Result:
+    (newsletter / name).write_text(export)
+    config = newsletter / "digest.toml"
+    config.write_text(config.read_text().replace('analytics = "analytics.csv"', f'analytics = "{name}"'))
+    return cli("build", "--config", str(config), "--out", str(newsletter / "issues"))
+
+
+def test_the_build_says_how_many_stories_got_page_views(cli: Cli, newsletter: Path) -> None:
+    result = build_with(cli, newsletter, (newsletter / "analytics.csv").read_text())
+    assert result.exit_code == 0, result.output
+    assert "digest: analytics: 16 of 16 candidates matched, 32 rows read, 16 for other pages" in result.stderr
+    manifest = json.loads(next((newsletter / "issues").glob("*/manifest.json")).read_text())
+    assert manifest["analytics"] == {"candidates": 16, "matched": 16, "rows": 32, "other_rows": 16}
+
+
+def test_an_export_of_another_site_matches_nothing_and_says_why(cli: Cli, newsletter: Path) -> None:
+    export = f"url,pageviews\nhttps://elsewhere.example{PATH},500\nhttps://elsewhere.example/other,20\n"
+    result = build_with(cli, newsletter, export)
+    assert result.exit_code == 0, result.output
+    assert "0 of 16 candidates matched" in result.stderr
+    assert (
+        "warning: analytics: no story got page views: its pages are on elsewhere.example,"
+        " the stories on commonground.example (sources.site_urls?)" in result.stderr
+    )
+
+
+def test_an_export_of_last_month_is_a_period_warning(cli: Cli, newsletter: Path) -> None:
+    last_month = GA4_CSV.replace("20251117", "20251001").replace("20251123", "20251031")
+    result = build_with(cli, newsletter, last_month, "ga4.csv")
+    assert result.exit_code == 0, result.output
+    said = "ga4.csv covers 2025-10-01 to 2025-10-31; this issue covers 2025-11-17 to 2025-11-23"
+    assert f"warning: analytics: {said}" in result.stderr

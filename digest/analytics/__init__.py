@@ -1,7 +1,7 @@
 """Page views, the popularity signal behind the score, from the analytics exports sites have.
 
 formats reads each tool's export (recognised from its content); pages resolves paths and hosts
-so that a row meets the story it counts.
+so that a row meets the story it counts; coverage says how many stories it reached, and why none.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from digest.analytics.coverage import Coverage, coverage
 from digest.analytics.formats import Export, Format, read_export
 from digest.analytics.pages import PageViews, Site
 from digest.errors import InputError
 
-__all__ = ["Export", "Format", "PageViews", "Site", "load_analytics", "read_export"]
+__all__ = ["Coverage", "Export", "Format", "PageViews", "Site", "coverage", "load_analytics", "read_export"]
 
 
 def load_analytics(files: Sequence[tuple[Path, str]], site: Site, forced: Format = "auto") -> PageViews:
@@ -28,6 +29,8 @@ def load_analytics(files: Sequence[tuple[Path, str]], site: Site, forced: Format
             raise InputError(f"cannot read the analytics file: {error.strerror}", path=label) from None
         export = read_export(data, label, forced)
         views.formats.append(export.format)
+        if export.period:
+            views.periods.append((label, *export.period))
         for page, count in export.rows:
             views.add(page, count)
     return views

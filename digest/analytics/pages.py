@@ -9,6 +9,7 @@ Percent-encoding, IDN hosts and the like are normalised by w3lib (Scrapy's URL l
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -54,6 +55,8 @@ class PageViews(Mapping[str, int]):
     rows: int = 0  # rows read, over every file
     unresolved: int = 0  # paths with no newsletter.url to resolve them against
     formats: list[str] = field(default_factory=list)  # what each file was read as
+    rows_by_page: dict[str, int] = field(default_factory=dict)  # rows read for each key
+    periods: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)  # (file, start, end)
 
     def add(self, page: str, views: int) -> None:
         self.rows += 1
@@ -62,6 +65,7 @@ class PageViews(Mapping[str, int]):
             self.unresolved += 1
         else:
             self.views[key] = self.views.get(key, 0) + views
+            self.rows_by_page[key] = self.rows_by_page.get(key, 0) + 1
 
     def __getitem__(self, url: str) -> int:
         key = self.site.key(url)

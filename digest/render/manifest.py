@@ -81,6 +81,7 @@ def build_manifest(
     warnings: tuple[str, ...] = (),
     weights: WeightsConfig | None = None,
     merge_tags: tuple[str, ...] = (),
+    analytics: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     selection = issue.selection
     return {
@@ -98,6 +99,7 @@ def build_manifest(
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat()},
         "weights": (weights or WeightsConfig()).model_dump(),
         "sources": [_source(report) for report in reports],
+        "analytics": dict(analytics) if analytics is not None else None,
         "sections": {
             "lead": [_pick(selection.lead)] if selection.lead else [],
             "editors_choice": [_pick(p) for p in selection.editors_choice],
