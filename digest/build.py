@@ -16,11 +16,12 @@ from pathlib import Path
 import httpx
 
 from digest import issue_folder
-from digest.analytics import Coverage, PageViews, Site, coverage, load_analytics
+from digest.analytics import Coverage, PageViews, Site, coverage, page_views, read_exports
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.feeds import Limits, Loaded, Source, load_sources, merge_duplicates
+from digest.feeds.load import RawFeed
 from digest.models import (
     Feed,
     History,
@@ -43,6 +44,7 @@ from digest.selection import (
     load_picks,
     select,
 )
+from digest.snapshot import Snapshot, pack, unpack
 from digest.state import State, open_state
 
 
@@ -53,6 +55,10 @@ class Inputs:
     pageviews: Mapping[str, int]  # PageViews: looked up by any URL of a page
     picks: Picks = NO_PICKS
     feeds: tuple[Feed, ...] = ()  # as read, before duplicates were merged
+    # Kept in the issue's snapshot, beside what selection uses: the sources as read.
+    raw_feeds: tuple[RawFeed, ...] = ()
+    exports: tuple[tuple[str, bytes], ...] = ()  # analytics files, (label, bytes)
+    picks_file: tuple[str, bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +93,16 @@ def _check(loaded: Loaded, config: Config) -> None:
         raise SourceError(f"no feed could be read: {shown}{more}")
 
 
-def read_analytics(config: Config) -> PageViews:
-    """Page views from `sources.analytics` (one export or several), paths resolved for the site."""
+def site_of(config: Config) -> Site:
+    return Site(config.newsletter.url, tuple(config.sources.site_urls))
+
+
+def read_analytics(config: Config) -> tuple[PageViews, list[tuple[str, bytes]]]:
+    """Page views from `sources.analytics` (one export or several), and the exports' bytes."""
     given = config.sources.analytics
     labels = [given] if isinstance(given, str) else list(given or [])
-    site = Site(config.newsletter.url, tuple(config.sources.site_urls))
-    files = [(Path(config.resolve(label)), label) for label in labels]
-    return load_analytics(files, site, config.sources.analytics_format)
+    exports = read_exports([(Path(config.resolve(label)), label) for label in labels])
+    return page_views(exports, site_of(config), config.sources.analytics_format), exports
 
 
 def read_inputs(
@@ -110,14 +119,33 @@ def read_inputs(
     sources = [Source(label, config.resolve(label)) for label in config.sources.feeds]
     loaded = load_sources(sources, limits=limits(config), state=state, transport=transport, reuse=reuse)
     _check(loaded, config)
-    pageviews = read_analytics(config)
+    pageviews, exports = read_analytics(config)
     chosen = config.selection
-    from_file = load_picks(Path(config.resolve(chosen.picks)), chosen.picks) if chosen.picks else NO_PICKS
+    from_file, picks_file = NO_PICKS, None
+    if chosen.picks:
+        path = Path(config.resolve(chosen.picks))
+        from_file = load_picks(path, chosen.picks)
+        picks_file = (chosen.picks, path.read_bytes())
     picks = combine(from_file, lead=chosen.lead, editors_choice=chosen.editors_choice_picks)
-    return Inputs(merge_duplicates(loaded.feeds), loaded.reports, pageviews, picks, loaded.feeds)
+    return Inputs(
+        merge_duplicates(loaded.feeds),
+        loaded.reports,
+        pageviews,
+        picks,
+        loaded.feeds,
+        loaded.raw,
+        tuple(exports),
+        picks_file,
+    )
 
 
-def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: History = FIRST_ISSUE) -> Built:
+def compose_issue(
+    inputs: Inputs,
+    config: Config,
+    now: dt.datetime,
+    history: History = FIRST_ISSUE,
+    snapshot: bytes | None = None,
+) -> Built:
     """The issue dated `now`, from its inputs and what earlier issues did: pure, no I/O.
 
     Selects the stories (`NothingNewError` below `selection.min_items`), renders them within
@@ -169,6 +197,7 @@ def compose_issue(inputs: Inputs, config: Config, now: dt.datetime, history: His
         message=build_message(issue, config.newsletter, now),
         personal_html=rendered.personal_html,
         personal_text=rendered.personal_text,
+        snapshot=snapshot,
     )
     tags = merge_tags(rendered)
     parts = Parts(rendered.html, text=rendered.text, message=contents.message, merge_tags=tags)
@@ -231,7 +260,47 @@ def build(config: Config, now: dt.datetime, out_dir: Path, state_dir: Path) -> t
     """
     with open_state(state_dir) as state:
         inputs = read_inputs(config, state)
-        built = compose_issue(inputs, config, now, state.history(now.date()))
+        history = state.history(now.date())
+        kept = pack(snapshot_of(inputs, config, now, history))
+        built = compose_issue(inputs, config, now, history, kept)
         folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)
         state.record_issue(built.issue, folder)
     return folder, built
+
+
+def snapshot_of(inputs: Inputs, config: Config, now: dt.datetime, history: History) -> Snapshot:
+    return Snapshot(
+        now=now,
+        config=config,
+        history=history,
+        feeds=inputs.feeds,
+        reports=inputs.reports,
+        raw_feeds=inputs.raw_feeds,
+        exports=inputs.exports,
+        picks=inputs.picks,
+        picks_file=inputs.picks_file,
+    )
+
+
+def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path, Built]:
+    """The issue in `folder` built again from its snapshot alone (no network, no state): the
+    same files byte for byte with the same templates. `config` gives the templates (its own
+    `output.templates`, resolved against its folder); everything else is the snapshot's.
+    Written to `out` (default: the same folder, replaced whole)."""
+    data = issue_folder.read_snapshot(folder)
+    kept = unpack(data, f"{folder.name}/{issue_folder.SNAPSHOT}")
+    issue_config = kept.config.model_copy(update={"output": config.output})
+    issue_config._source = config.path  # templates resolve where the caller's config is
+    inputs = Inputs(
+        merge_duplicates(kept.feeds),
+        kept.reports,
+        page_views(kept.exports, site_of(issue_config), issue_config.sources.analytics_format),
+        kept.picks,
+        kept.feeds,
+        kept.raw_feeds,
+        kept.exports,
+        kept.picks_file,
+    )
+    built = compose_issue(inputs, issue_config, kept.now, kept.history, data)
+    target = issue_folder.write_folder(out / built.issue.slug if out else folder, built.files)
+    return target, built

@@ -45,7 +45,7 @@ from digest.errors import ConfigError, DigestError, ExitCode
 from digest.models import Selection, SendStatus, SuppressionReason, issue_moment
 from digest.send import SendReport, Unconfirmed, send_all, send_test
 from digest.send import dry_run as dry_run_issue
-from digest.state import past_issues
+from digest.state import open_state, past_issues
 
 if TYPE_CHECKING:
     from digest.build import Built
@@ -182,6 +182,41 @@ def build(
         _build(settings, explain=explain)
 
 
+@app.command()
+def rebuild(
+    issue: Annotated[str, typer.Argument(help="The issue: its number, its date, or its folder.")],
+    config: ConfigOption = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates", file_okay=False, help="Render with these templates instead of the config's."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", file_okay=False, help="Write OUT/<date>/ instead of replacing the issue's folder."
+        ),
+    ] = None,
+) -> None:
+    """Build a past issue again from the snapshot of its inputs in its folder (inputs.zip), with no
+    network: the same files byte for byte with the same templates, or the same stories rendered
+    with new ones (--templates, or after you changed yours), for the archive.
+
+    Example: digest rebuild 2025-11-24 --templates new-templates --out archive-issues
+    """
+    with _exit_codes():
+        settings = _settings(config, templates=templates)
+        from digest.build import rebuild as rebuild_issue
+
+        folder = Path(issue)
+        if not folder.is_dir():
+            with open_state(state_dir(settings, Path.cwd())) as state:
+                folder = state.issue_folder(issue)[1]
+        target, built = rebuild_issue(folder, settings, out)
+        _report_build(target, built)
+
+
 def _settings(
     config: Path | None, *, feeds: list[str] | None = None, own: bool = False, **flags: Any
 ) -> Config:
@@ -208,6 +243,8 @@ def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
         _say("warning", warning)
     if explain:
         _print_explanation(built.issue.selection)
+        if built.analytics:  # what the views column rests on
+            typer.echo(built.analytics.line())
     typer.echo(str(folder))
 
 

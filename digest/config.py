@@ -417,10 +417,11 @@ def with_overrides(
     out: Path | None = None,
     lead: str | None = None,
     picks: list[str] | None = None,
+    templates: Path | None = None,
 ) -> Config:
     """Flags given on the command line win over the file; a flag left as None changes nothing.
 
-    Feed paths and `out` from flags are relative to the current folder, so they are
+    Feed paths, `out` and `templates` from flags are relative to the current folder, so they are
     made absolute here, before they meet the config's own base folder.
     """
     sources = config.sources
@@ -431,6 +432,8 @@ def with_overrides(
     output = config.output
     if out is not None:
         output = output.model_copy(update={"dir": str(out.expanduser().absolute())})
+    if templates is not None:
+        output = output.model_copy(update={"templates": str(templates.expanduser().absolute())})
     selection = config.selection
     if lead or picks:
         update: dict[str, Any] = {"lead": lead} if lead else {}

@@ -27,6 +27,7 @@ MANIFEST = "manifest.json"  # what was picked and why; the files' sizes and hash
 # The parts with markers for each subscriber's greeting and unsubscribe link: what `digest send` fills.
 PERSONAL_HTML = "personal.html"
 PERSONAL_TEXT = "personal.txt"
+SNAPSHOT = "inputs.zip"  # everything that went into the issue, for `digest rebuild`
 DRY_RUN = "dry-run"  # the folder `digest send --dry-run` writes each subscriber's message into
 
 
@@ -39,15 +40,31 @@ class Contents:
     message: bytes
     personal_html: str
     personal_text: str
+    snapshot: bytes | None = None
 
     def files(self) -> dict[str, bytes]:
-        return {
+        files = {
             HTML: self.html.encode("utf-8"),
             TEXT: self.text.encode("utf-8"),
             MESSAGE: self.message,
             PERSONAL_HTML: self.personal_html.encode("utf-8"),
             PERSONAL_TEXT: self.personal_text.encode("utf-8"),
         }
+        if self.snapshot is not None:
+            files[SNAPSHOT] = self.snapshot
+        return files
+
+
+def read_snapshot(folder: Path) -> bytes:
+    """The issue's snapshot; an issue built before snapshots (or without one) is an InputError."""
+    try:
+        return (folder / SNAPSHOT).read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"no {SNAPSHOT}: this issue was built without a snapshot of its inputs", path=str(folder)
+        ) from None
+    except OSError as error:
+        raise InputError(f"cannot read {SNAPSHOT}: {error.strerror}", path=str(folder)) from None
 
 
 def with_manifest(files: Mapping[str, bytes], manifest: bytes) -> dict[str, bytes]:

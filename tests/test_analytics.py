@@ -263,3 +263,13 @@ def test_an_export_of_last_month_is_a_period_warning(cli: Cli, newsletter: Path)
     assert result.exit_code == 0, result.output
     said = "ga4.csv covers 2025-10-01 to 2025-10-31; this issue covers 2025-11-17 to 2025-11-23"
     assert f"warning: analytics: {said}" in result.stderr
+
+
+def test_explain_shows_what_the_views_column_rests_on(cli: Cli, newsletter: Path) -> None:
+    result = cli(
+        "build", "--config", str(newsletter / "digest.toml"), "--out", str(newsletter / "o"), "--explain"
+    )
+    assert result.exit_code == 0, result.output
+    table, folder = result.stdout.rstrip().rsplit("\n", 1)
+    assert table.rstrip().endswith("analytics: 16 of 16 candidates matched, 32 rows read, 16 for other pages")
+    assert Path(folder).is_dir()

@@ -70,6 +70,7 @@ def test_the_same_inputs_and_date_give_byte_identical_files(tmp_path: Path, news
         "manifest.json",
         "personal.html",
         "personal.txt",
+        "inputs.zip",
     }
     assert files_of(a) == files_of(b)
 

@@ -29,6 +29,7 @@ def test_with_no_config_it_builds_the_bundled_sample_and_says_so(cli: Cli) -> No
     assert sorted(p.name for p in folder.iterdir()) == [
         "digest.txt",
         "index.html",
+        "inputs.zip",
         "manifest.json",
         "message.eml",
         "personal.html",

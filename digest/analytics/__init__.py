@@ -14,19 +14,37 @@ from digest.analytics.formats import Export, Format, read_export
 from digest.analytics.pages import PageViews, Site
 from digest.errors import InputError
 
-__all__ = ["Coverage", "Export", "Format", "PageViews", "Site", "coverage", "load_analytics", "read_export"]
+__all__ = [
+    "Coverage",
+    "Export",
+    "Format",
+    "PageViews",
+    "Site",
+    "coverage",
+    "load_analytics",
+    "page_views",
+    "read_export",
+    "read_exports",
+]
 
 
-def load_analytics(files: Sequence[tuple[Path, str]], site: Site, forced: Format = "auto") -> PageViews:
-    """Page views from every export in `files` ((path, label) each), added up."""
-    views = PageViews(site)
+def read_exports(files: Sequence[tuple[Path, str]]) -> list[tuple[str, bytes]]:
+    """Each export's bytes, by label ((path, label) each)."""
+    exports = []
     for path, label in files:
         try:
-            data = path.read_bytes()
+            exports.append((label, path.read_bytes()))
         except FileNotFoundError:
             raise InputError("analytics file not found", path=label) from None
         except OSError as error:
             raise InputError(f"cannot read the analytics file: {error.strerror}", path=label) from None
+    return exports
+
+
+def page_views(exports: Sequence[tuple[str, bytes]], site: Site, forced: Format = "auto") -> PageViews:
+    """Page views from every export ((label, bytes) each), added up."""
+    views = PageViews(site)
+    for label, data in exports:
         export = read_export(data, label, forced)
         views.formats.append(export.format)
         if export.period:
@@ -34,3 +52,8 @@ def load_analytics(files: Sequence[tuple[Path, str]], site: Site, forced: Format
         for page, count in export.rows:
             views.add(page, count)
     return views
+
+
+def load_analytics(files: Sequence[tuple[Path, str]], site: Site, forced: Format = "auto") -> PageViews:
+    """Page views from the exports in `files` ((path, label) each), added up."""
+    return page_views(read_exports(files), site, forced)

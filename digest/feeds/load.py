@@ -38,9 +38,22 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class RawFeed:
+    """A source as it was read, for the issue's snapshot: its bytes (None when the feed cache
+    answered, after a 304) and the HTTP validators."""
+
+    label: str
+    location: str
+    data: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Loaded:
     feeds: tuple[Feed, ...]
     reports: tuple[SourceReport, ...]
+    raw: tuple[RawFeed, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,7 @@ class _Result:
     error: str | None = None
     not_modified: bool = False
     validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) to remember
+    data: bytes | None = None  # the bytes read, when they were
 
 
 async def _load_one(
@@ -84,7 +98,7 @@ async def _load_one(
         feed = normalize_feed(document, source.label, base)
         if feed.skipped and not feed.items:
             return _Result(source, error=f"none of its {feed.skipped} entries links to a web page")
-        return _Result(source, feed=feed, validators=validators)
+        return _Result(source, feed=feed, validators=validators, data=data)
     except DigestError as error:
         return _Result(source, error=error.message)
 
@@ -155,7 +169,12 @@ def load_sources(
                 state.remember_feed(result.source.location, *result.validators, result.feed)
     reports = tuple(r for r in map(_report, results) if r is not None)
     feeds = tuple(r.feed for r in results if r.feed is not None)
-    return Loaded(feeds, reports)
+    raw = tuple(
+        RawFeed(r.source.label, r.source.location, r.data, *(r.validators or (None, None)))
+        for r in results
+        if r.feed is not None
+    )
+    return Loaded(feeds, reports, raw)
 
 
 def read_feed(location: str, label: str | None = None, limits: Limits | None = None) -> Feed:
