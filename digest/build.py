@@ -17,6 +17,7 @@ import httpx
 
 from digest import issue_folder
 from digest.analytics import Coverage, PageViews, Site, coverage, page_views, read_exports
+from digest.analytics.api import fetch_api, is_api
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
@@ -97,12 +98,34 @@ def site_of(config: Config) -> Site:
     return Site(config.newsletter.url, tuple(config.sources.site_urls))
 
 
-def read_analytics(config: Config) -> tuple[PageViews, list[tuple[str, bytes]]]:
-    """Page views from `sources.analytics` (one export or several), and the exports' bytes."""
-    given = config.sources.analytics
+def read_analytics(
+    config: Config, period: tuple[dt.date, dt.date] | None, env: Mapping[str, str]
+) -> tuple[PageViews, list[tuple[str, bytes]], list[SourceReport]]:
+    """Page views from `sources.analytics` (files and APIs, added up), the exports' bytes, and
+    the APIs that failed (a warning; under `sources.strict`, a SourceError)."""
+    given, sources = config.sources.analytics, config.sources
     labels = [given] if isinstance(given, str) else list(given or [])
-    exports = read_exports([(Path(config.resolve(label)), label) for label in labels])
-    return page_views(exports, site_of(config), config.sources.analytics_format), exports
+    exports, failed = [], []
+    for label in labels:
+        if not is_api(label):
+            exports += read_exports([(Path(config.resolve(label)), label)])
+            continue
+        try:
+            if period is None:
+                raise SourceError("an analytics API is asked for the issue's window: none given", path=label)
+            token = env.get(sources.analytics_token_env)
+            exports.append((label, fetch_api(label, token=token, period=period, limits=sources)))
+        except SourceError as error:
+            if sources.strict:
+                raise
+            failed.append(SourceReport(label, SourceStatus.FAILED, error=error.message))
+    views = page_views(exports, site_of(config), sources.analytics_format)
+    return views, exports, failed
+
+
+def window_dates(window: Window) -> tuple[dt.date, dt.date]:
+    """The days a window covers, first and last (its end is exclusive)."""
+    return window.start.date(), (window.end - dt.timedelta(microseconds=1)).date()
 
 
 def read_inputs(
@@ -110,16 +133,20 @@ def read_inputs(
     state: State | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     reuse: Mapping[str, Feed] | None = None,
+    *,
+    period: tuple[dt.date, dt.date] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Inputs:
     """Every input of an issue: the feeds (through the feed cache in `state`), the analytics
-    export and the editor's picks. `reuse`: feeds already read, by location (the preview's)."""
+    exports (an API asked for `period`, its token from `env`) and the editor's picks. `reuse`:
+    feeds already read, by location (the preview's)."""
     if not config.sources.feeds:
         where = str(config.path) if config.path else "digest.toml"
         raise ConfigError("no feeds: set sources.feeds or pass --feed", path=where)
     sources = [Source(label, config.resolve(label)) for label in config.sources.feeds]
     loaded = load_sources(sources, limits=limits(config), state=state, transport=transport, reuse=reuse)
     _check(loaded, config)
-    pageviews, exports = read_analytics(config)
+    pageviews, exports, failed = read_analytics(config, period, env or {})
     chosen = config.selection
     from_file, picks_file = NO_PICKS, None
     if chosen.picks:
@@ -129,7 +156,7 @@ def read_inputs(
     picks = combine(from_file, lead=chosen.lead, editors_choice=chosen.editors_choice_picks)
     return Inputs(
         merge_duplicates(loaded.feeds),
-        loaded.reports,
+        loaded.reports + tuple(failed),
         pageviews,
         picks,
         loaded.feeds,
@@ -229,8 +256,7 @@ def _coverage(inputs: Inputs, window: Window) -> Coverage | None:
         for item in inputs.items
         if item.published is None or window.start <= item.published < window.end
     ]
-    dates = (window.start.date(), (window.end - dt.timedelta(seconds=1)).date())
-    return coverage(inputs.pageviews, urls, dates)
+    return coverage(inputs.pageviews, urls, window_dates(window))
 
 
 def merge_tags(rendered: Rendered) -> tuple[str, ...]:
@@ -253,14 +279,18 @@ def _within_budget(
         selection = drop_last(selection, f"dropped to keep the HTML under {HTML_LIMIT // 1024} KB")
 
 
-def build(config: Config, now: dt.datetime, out_dir: Path, state_dir: Path) -> tuple[Path, Built]:
+def build(
+    config: Config, now: dt.datetime, out_dir: Path, state_dir: Path, env: Mapping[str, str] | None = None
+) -> tuple[Path, Built]:
     """Read the inputs, compose the issue, write its folder, record it; return the folder and the build.
 
-    The issue is recorded in the state database only once its folder is complete.
+    The issue is recorded in the state database only once its folder is complete. `env` holds
+    the analytics API's token, when one is configured.
     """
     with open_state(state_dir) as state:
-        inputs = read_inputs(config, state)
         history = state.history(now.date())
+        period = window_dates(issue_window(now, config.selection, history))
+        inputs = read_inputs(config, state, period=period, env=env)
         kept = pack(snapshot_of(inputs, config, now, history))
         built = compose_issue(inputs, config, now, history, kept)
         folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)

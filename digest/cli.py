@@ -254,7 +254,9 @@ def _build(settings: Config, *, explain: bool = False) -> None:
 
     cwd = Path.cwd()
     now = issue_moment(issue_day(settings, dt.datetime.now(dt.UTC).date()))
-    folder, built = build_issue(settings, now, output_dir(settings, cwd), state_dir(settings, cwd))
+    folder, built = build_issue(
+        settings, now, output_dir(settings, cwd), state_dir(settings, cwd), env=os.environ
+    )
     _report_build(folder, built, explain=explain)
 
 

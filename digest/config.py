@@ -100,7 +100,10 @@ class SourcesConfig(_Section):
     feeds: list[str] = Field(default_factory=list)
     # Analytics exports (GA4, Plausible, Matomo, Umami, Fathom, or url,pageviews), added up;
     # each recognised from its content unless `analytics_format` says which tool wrote them.
+    # An API may stand for a file: "plausible+https://…/?site_id=…", "matomo+https://…/?idSite=1",
+    # "umami+https://…/?website=…", asked for the window; its token in `analytics_token_env`.
     analytics: str | list[str] | None = None
+    analytics_token_env: str = "DIGEST_ANALYTICS_TOKEN"
     analytics_format: Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"] = "auto"
     # Other addresses of the site the stories are on (an old domain, the host with or without
     # www): their pages count as the same pages. Paths in an export resolve against newsletter.url.

@@ -32,7 +32,8 @@ def run_issue(
     `on_built` hears of the issue folder between the build and the send (the CLI prints it).
     """
     with sender_lock(state_dir):
-        folder, built = build(config, issue_moment(issue_day(config, now.date())), out_dir, state_dir)
+        moment = issue_moment(issue_day(config, now.date()))
+        folder, built = build(config, moment, out_dir, state_dir, env=env)
         if on_built:
             on_built(folder, built)
         return send_all(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
+import os
 import re
 import threading
 import time
@@ -26,13 +27,13 @@ from typing import Any
 from watchfiles import watch
 
 from digest import issue_folder
-from digest.build import Built, compose_issue, issue_day, read_inputs
+from digest.build import Built, compose_issue, issue_day, read_inputs, window_dates
 from digest.config import Config, user_templates
 from digest.errors import DigestError
 from digest.models import Feed, issue_moment
 from digest.render.templates import environment
 from digest.resources import templates_dir
-from digest.selection import EXPLAIN_COLUMNS, explain_rows
+from digest.selection import EXPLAIN_COLUMNS, explain_rows, issue_window
 from digest.state import open_state
 from digest.urls import is_url
 
@@ -69,12 +70,14 @@ class Preview:
         built, error = None, None
         try:
             day = issue_day(self.config, dt.datetime.now(dt.UTC).date())
+            moment = issue_moment(day)
             with open_state(self.state_dir) as state:
                 reuse = {} if self.refetch else self._feeds
-                inputs = read_inputs(self.config, state, reuse=reuse)
                 history = state.history(day)
+                period = window_dates(issue_window(moment, self.config.selection, history))
+                inputs = read_inputs(self.config, state, reuse=reuse, period=period, env=os.environ)
             self._feeds = {self.config.resolve(f.source): f for f in inputs.feeds if is_url(f.source)}
-            built = compose_issue(inputs, self.config, issue_moment(day), history)
+            built = compose_issue(inputs, self.config, moment, history)
         except DigestError as failure:
             error = str(failure)
         with self.changed:
