@@ -9,7 +9,7 @@ reading the inputs and writing the folder are the side effects at either end.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,8 +119,14 @@ def read_analytics(
             if sources.strict:
                 raise
             failed.append(SourceReport(label, SourceStatus.FAILED, error=error.message))
-    views = page_views(exports, site_of(config), sources.analytics_format)
-    return views, exports, failed
+    return views_of(config, exports), exports, failed
+
+
+def views_of(config: Config, exports: Sequence[tuple[str, bytes]]) -> PageViews:
+    """The page views in `exports`, read as `config` says (site, format, the stated period)."""
+    given = config.sources.analytics_period
+    stated = (given[0], given[1]) if given else None
+    return page_views(exports, site_of(config), config.sources.analytics_format, stated)
 
 
 def window_dates(window: Window) -> tuple[dt.date, dt.date]:
@@ -324,7 +330,7 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
     inputs = Inputs(
         merge_duplicates(kept.feeds),
         kept.reports,
-        page_views(kept.exports, site_of(issue_config), issue_config.sources.analytics_format),
+        views_of(issue_config, kept.exports),
         kept.picks,
         kept.feeds,
         kept.raw_feeds,

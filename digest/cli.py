@@ -170,6 +170,14 @@ def build(
     explain: Annotated[
         bool, typer.Option("--explain", help="Print every story with its score and why it was (not) picked.")
     ] = False,
+    analytics_period: Annotated[
+        str | None,
+        typer.Option(
+            "--analytics-period",
+            metavar="START..END",
+            help="The days the analytics export covers, when it does not say (2025-11-17..2025-11-23).",
+        ),
+    ] = None,
 ) -> None:
     """Build one issue: OUT/<date>/index.html, digest.txt and manifest.json.
 
@@ -178,8 +186,21 @@ def build(
     Example: digest build --config digest.toml --date 2025-11-24
     """
     with _exit_codes():
-        settings = _settings(config, feeds=feed, date=date, out=out, lead=lead, picks=pick)
+        period = _period(analytics_period) if analytics_period else None
+        settings = _settings(
+            config, feeds=feed, date=date, out=out, lead=lead, picks=pick, analytics_period=period
+        )
         _build(settings, explain=explain)
+
+
+def _period(text: str) -> tuple[dt.date, dt.date]:
+    try:
+        start, end = (dt.date.fromisoformat(part.strip()) for part in text.split(".."))
+    except ValueError:
+        raise ConfigError(f"--analytics-period: expected START..END, two dates, not {text!r}") from None
+    if end < start:
+        raise ConfigError(f"--analytics-period: {end} is before {start}")
+    return start, end
 
 
 @app.command()

@@ -104,6 +104,9 @@ class SourcesConfig(_Section):
     # "umami+https://…/?website=…", asked for the issue's window; its token in `analytics_token_env`.
     analytics: str | list[str] | None = None
     analytics_token_env: str = "DIGEST_ANALYTICS_TOKEN"
+    # The days an export covers, when it does not say so itself ([2025-11-17, 2025-11-23]; the
+    # build's --analytics-period): one that misses the issue's window is a warning.
+    analytics_period: Annotated[list[dt.date], Field(min_length=2, max_length=2)] | None = None
     analytics_format: Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"] = "auto"
     # Other addresses of the site the stories are on (an old domain, the host with or without
     # www): their pages count as the same pages. Paths in an export resolve against newsletter.url.
@@ -421,6 +424,7 @@ def with_overrides(
     lead: str | None = None,
     picks: list[str] | None = None,
     templates: Path | None = None,
+    analytics_period: tuple[dt.date, dt.date] | None = None,
 ) -> Config:
     """Flags given on the command line win over the file; a flag left as None changes nothing.
 
@@ -431,6 +435,8 @@ def with_overrides(
     if feeds:
         absolute = [f if is_url(f) else str(Path(f).expanduser().absolute()) for f in feeds]
         sources = sources.model_copy(update={"feeds": absolute})
+    if analytics_period:
+        sources = sources.model_copy(update={"analytics_period": list(analytics_period)})
     issue = config.issue.model_copy(update={"date": date}) if date else config.issue
     output = config.output
     if out is not None:

@@ -3,6 +3,7 @@ and hosts resolved so that every row meets the story it counts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -113,7 +114,7 @@ def umami_events() -> str:
         ("ga4.csv", GA4_CSV, (18400, 11200), "ga4 csv"),
         ("ga4.json", json.dumps(GA4_REPORT), (18400, 11200), "ga4 runReport json"),
         (
-            "Plausible export commonground.example 20251117 20251123.zip",
+            "commonground_example_20251117_20251123.zip",
             plausible_zip(),
             (18400, 11200),
             "plausible zip",
@@ -273,3 +274,28 @@ def test_explain_shows_what_the_views_column_rests_on(cli: Cli, newsletter: Path
     table, folder = result.stdout.rstrip().rsplit("\n", 1)
     assert table.rstrip().endswith("analytics: 16 of 16 candidates matched, 32 rows read, 16 for other pages")
     assert Path(folder).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("ga4.csv", GA4_CSV),
+        ("commonground_example_20251117_20251123.zip", plausible_zip()),
+        ("plausible.json", json.dumps(PLAUSIBLE_API)),
+    ],
+)
+def test_the_period_an_export_states_is_read(tmp_path: Path, name: str, data: bytes | str) -> None:
+    assert read(tmp_path, name, data).periods == [(name, dt.date(2025, 11, 17), dt.date(2025, 11, 23))]
+
+
+def test_the_flag_states_the_period_of_an_export_that_does_not(cli: Cli, newsletter: Path) -> None:
+    config = str(newsletter / "digest.toml")
+    out = str(newsletter / "issues")
+    result = cli("build", "--config", config, "--out", out, "--analytics-period", "2025-10-01..2025-10-31")
+    assert result.exit_code == 0, result.output
+    said = "analytics.csv covers 2025-10-01 to 2025-10-31; this issue covers 2025-11-17 to 2025-11-23"
+    assert f"warning: analytics: {said}" in result.stderr
+    fine = cli("build", "--config", config, "--out", out, "--analytics-period", "2025-11-17..2025-11-23")
+    assert "covers" not in fine.stderr
+    bad = cli("build", "--config", config, "--analytics-period", "last week")
+    assert bad.exit_code == 2 and "expected START..END" in bad.stderr

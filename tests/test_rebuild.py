@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 from .conftest import REPO, Cli, HttpServer, Route
@@ -113,3 +114,19 @@ def test_an_issue_built_from_the_feed_cache_after_a_304_rebuilds_too(
     change_every_input(newsletter, http_server)
     assert cli("rebuild", "1", "--config", config).exit_code == 0
     assert files(folder) == second
+
+
+def test_the_snapshot_holds_no_secret(cli: Cli, newsletter: Path) -> None:
+    secrets = {
+        "DIGEST_SMTP_PASSWORD": "smtp-secret-4711",
+        "DIGEST_UNSUBSCRIBE_SECRET": "hmac-secret-4712",
+        "DIGEST_ANALYTICS_TOKEN": "token-secret-4713",
+        "DIGEST_FEEDBACK_PASSWORD": "imap-secret-4714",
+    }
+    result = cli("build", "--config", str(newsletter / "digest.toml"), env=secrets)
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    with zipfile.ZipFile(folder / "inputs.zip") as snapshot:
+        kept = b"".join(snapshot.read(name) for name in snapshot.namelist())
+    assert b"DIGEST_SMTP_PASSWORD" in kept  # the name of the variable, which the config holds
+    assert not [name for name, value in secrets.items() if value.encode() in kept]

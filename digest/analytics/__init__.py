@@ -6,6 +6,7 @@ so that a row meets the story it counts; coverage says how many stories it reach
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,14 +42,21 @@ def read_exports(files: Sequence[tuple[Path, str]]) -> list[tuple[str, bytes]]:
     return exports
 
 
-def page_views(exports: Sequence[tuple[str, bytes]], site: Site, forced: Format = "auto") -> PageViews:
-    """Page views from every export ((label, bytes) each), added up."""
+def page_views(
+    exports: Sequence[tuple[str, bytes]],
+    site: Site,
+    forced: Format = "auto",
+    period: tuple[dt.date, dt.date] | None = None,
+) -> PageViews:
+    """Page views from every export ((label, bytes) each), added up. `period`: the days an
+    export covers when it does not say so itself."""
     views = PageViews(site)
     for label, data in exports:
         export = read_export(data, label, forced)
         views.formats.append(export.format)
-        if export.period:
-            views.periods.append((label, *export.period))
+        stated = export.period or period
+        if stated:
+            views.periods.append((label, *stated))
         for page, count in export.rows:
             views.add(page, count)
     return views

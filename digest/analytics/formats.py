@@ -245,7 +245,8 @@ def _from_zip(data: bytes, label: str, forced: Format) -> Export:
     """Plausible's dashboard export: a zip of CSVs, of which pages.csv has the page views."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            name = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "pages.csv"), None)
+            # The dashboard's export has pages.csv; the site-settings export, imported_pages_….csv.
+            name = next((n for n in archive.namelist() if _is_pages(n.rsplit("/", 1)[-1])), None)
             if name is None:
                 raise InputError("a zip without pages.csv (a Plausible export has one)", path=label)
             inner = archive.read(name)
@@ -255,8 +256,12 @@ def _from_zip(data: bytes, label: str, forced: Format) -> Export:
     return Export("plausible zip", export.rows, _period_in_name(label))
 
 
+def _is_pages(name: str) -> bool:
+    return name == "pages.csv" or (name.startswith("imported_pages") and name.endswith(".csv"))
+
+
 def _period_in_name(label: str) -> tuple[dt.date, dt.date] | None:
-    """Plausible names its export after the site and the dates: …20251117…20251123….zip."""
+    """Plausible names its export after the site and the dates: example_org_20251117_20251123.zip."""
     dates = re.findall(r"(?<!\d)(\d{8})(?!\d)", label.rsplit("/", 1)[-1])
     try:
         if len(dates) == 2:
