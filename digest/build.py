@@ -12,8 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from digest import issue_folder
 from digest.analytics import Coverage, PageViews, Site, coverage, page_views, read_exports
@@ -47,6 +46,9 @@ from digest.selection import (
 )
 from digest.snapshot import Snapshot, pack, unpack
 from digest.state import State, open_state
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)

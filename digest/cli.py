@@ -10,12 +10,8 @@ import datetime as dt
 import io
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
-import traceback
-import webbrowser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,41 +20,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from digest import __version__
-from digest.config import (
-    CONFIG_NAME,
-    Config,
-    archive_dir,
-    find_config,
-    is_sample,
-    load_config,
-    output_dir,
-    state_dir,
-    with_overrides,
-)
 from digest.errors import ConfigError, DigestError, ExitCode
-from digest.models import Selection, SendStatus, SuppressionReason, issue_moment
-from digest.send import SendReport, Unconfirmed, send_all, send_test
-from digest.send import dry_run as dry_run_issue
-from digest.state import open_state, past_issues
+from digest.models import SuppressionReason, Unconfirmed
+
+# Nothing heavy is imported here: `digest --help`, `--version`, a typo and every completion
+# keystroke load this module. Each command imports the stages it runs when it runs (below), so
+# `digest send` from cron pays for no feed reader, template engine or preview server either.
 
 if TYPE_CHECKING:
-    from digest.build import Built
+    from rich.table import Table
 
-# Each command imports the stages it runs when it runs (below): `digest send` from cron pays
-# for no feed reader, template engine or preview server.
+    from digest.build import Built
+    from digest.config import Config
+    from digest.models import Selection
+    from digest.send import SendReport
 
 app = typer.Typer(
     name="digest",
     help="Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
+    # Plain help, as git and ruff print it: rich would cost a tenth of a second on every --help
+    # and every completion keystroke, and it wrapped docstrings mid-sentence.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -72,6 +59,9 @@ _CRASH_FOLDER: ContextVar[Path | None] = ContextVar("crash_folder", default=None
 
 def _write_crash(error: BaseException) -> Path:
     """The traceback, for the bug report, in the state folder (else the temporary folder)."""
+    import tempfile
+    import traceback
+
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     text = (
         f"digest {__version__} on Python {sys.version.split()[0]}\n"
@@ -232,10 +222,18 @@ def rebuild(
 
         folder = Path(issue)
         if not folder.is_dir():
-            with open_state(state_dir(settings, Path.cwd())) as state:
+            from digest.state import open_state
+
+            with open_state(_state_dir(settings)) as state:
                 folder = state.issue_folder(issue)[1]
         target, built = rebuild_issue(folder, settings, out)
         _report_build(target, built)
+
+
+def _state_dir(settings: Config) -> Path:
+    from digest.config import state_dir
+
+    return state_dir(settings, Path.cwd())
 
 
 def _settings(
@@ -243,6 +241,8 @@ def _settings(
 ) -> Config:
     """The config for a command: `own` for those that act for the user (send, run), which never
     fall back to the bundled sample."""
+    from digest.config import CONFIG_NAME, find_config, is_sample, load_config, with_overrides
+
     path = find_config(config, Path.cwd(), feeds_given=bool(feeds), own=own)
     if is_sample(path):
         _say(
@@ -253,7 +253,7 @@ def _settings(
     date = flags.pop("date", None)
     settings = load_config(path, env=os.environ)
     settings = with_overrides(settings, feeds=feeds, date=date.date() if date else None, **flags)
-    _CRASH_FOLDER.set(state_dir(settings, Path.cwd()))
+    _CRASH_FOLDER.set(_state_dir(settings))
     return settings
 
 
@@ -272,6 +272,8 @@ def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
 def _build(settings: Config, *, explain: bool = False) -> None:
     from digest.build import build as build_issue
     from digest.build import issue_day
+    from digest.config import output_dir, state_dir
+    from digest.models import issue_moment
 
     cwd = Path.cwd()
     now = issue_moment(issue_day(settings, dt.datetime.now(dt.UTC).date()))
@@ -284,6 +286,9 @@ def _build(settings: Config, *, explain: bool = False) -> None:
 @contextmanager
 def _progress_bar() -> Iterator[Callable[[int, int], None]]:
     """A progress bar on a terminal; nothing when stderr is a file or a pipe (cron)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(transient=True, console=Console(stderr=True), disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("sending", total=None)
 
@@ -294,6 +299,8 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 
 
 def _report_send(settings: Config, report: SendReport) -> None:
+    from digest.models import SendStatus
+
     listed = report.listed
     for line, address, why in listed.invalid:
         _say("warning", f"{settings.send.subscribers}:{line}: {address!r} skipped: {why}")
@@ -357,7 +364,10 @@ def send(
         if test and dry_run:
             raise ConfigError("--test and --dry-run: choose one")
         settings = _settings(config, own=True)
-        now, folder = dt.datetime.now(dt.UTC), state_dir(settings, Path.cwd())
+        now, folder = dt.datetime.now(dt.UTC), _state_dir(settings)
+        from digest.send import dry_run as dry_run_issue
+        from digest.send import send_all, send_test
+
         if test:
             send_test(settings, folder, issue, test, now=now, env=os.environ)
             typer.echo(f"digest: test copy sent to {test}")
@@ -387,6 +397,7 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
     with _exit_codes():
         settings = _settings(config, own=True)
         cwd = Path.cwd()
+        from digest.config import output_dir, state_dir
         from digest.run import run_issue
 
         _read_feedback(settings)
@@ -425,9 +436,11 @@ def preview(
         settings = _settings(config)
         from digest.web import Preview, start_preview
 
-        running = start_preview(Preview(settings, state_dir(settings, Path.cwd()), refetch), host, port)
+        running = start_preview(Preview(settings, _state_dir(settings), refetch), host, port)
         typer.echo(f"digest: previewing at {running.url} (Ctrl-C to stop)")
         if open_browser:
+            import webbrowser
+
             webbrowser.open(running.url)
         try:
             while True:
@@ -446,8 +459,10 @@ def history(config: ConfigOption = None) -> None:
     """
     with _exit_codes():
         settings = _settings(config)
-        rows = past_issues(state_dir(settings, Path.cwd()))
-        table = Table("no.", "date", "subject", "stories", "sent", "bounces", "complaints", box=box.SIMPLE)
+        from digest.state import past_issues
+
+        rows = past_issues(_state_dir(settings))
+        table = _table("no.", "date", "subject", "stories", "sent", "bounces", "complaints")
         for row in rows:
             table.add_row(
                 str(row.number),
@@ -484,11 +499,11 @@ def archive(
     """
     with _exit_codes():
         settings = _settings(config)
-        cwd = Path.cwd()
+        from digest.config import archive_dir
         from digest.web import write_archive
 
         folder = write_archive(
-            settings, state_dir(settings, cwd), out.absolute() if out else archive_dir(settings, cwd)
+            settings, _state_dir(settings), out.absolute() if out else archive_dir(settings, Path.cwd())
         )
         typer.echo(str(folder))
 
@@ -529,6 +544,7 @@ def init(
     Example: digest init my-newsletter
     """
     with _exit_codes():
+        from digest.config import CONFIG_NAME
         from digest.init import init_newsletter
 
         for path in init_newsletter(folder, dt.datetime.now(dt.UTC)):
@@ -555,9 +571,7 @@ def _read_feedback(settings: Config) -> bool:
     """The feedback mailbox read and its one line printed, when one is configured."""
     from digest.feedback import read_feedback
 
-    report = read_feedback(
-        settings, state_dir(settings, Path.cwd()), now=dt.datetime.now(dt.UTC), env=os.environ
-    )
+    report = read_feedback(settings, _state_dir(settings), now=dt.datetime.now(dt.UTC), env=os.environ)
     if report is not None:
         typer.echo(f"digest: {report.summary()}")
     return report is not None
@@ -626,9 +640,7 @@ def subscribers_suppress(
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        new = suppress(
-            state_dir(settings, Path.cwd()), addresses, reason, now=dt.datetime.now(dt.UTC), note=note
-        )
+        new = suppress(_state_dir(settings), addresses, reason, now=dt.datetime.now(dt.UTC), note=note)
         typer.echo(f"digest: {new} suppressed, {len(addresses) - new} already were")
 
 
@@ -642,7 +654,7 @@ def subscribers_unsuppress(addresses: Addresses, config: ConfigOption = None) ->
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        removed = unsuppress(state_dir(settings, Path.cwd()), addresses)
+        removed = unsuppress(_state_dir(settings), addresses)
         typer.echo(
             f"digest: {removed} taken off the suppression list, {len(addresses) - removed} were not on it"
         )
@@ -675,7 +687,7 @@ def subscribers_suppressed(
                 "at": s.at.isoformat(),
                 "detail": s.detail,
             }
-            for s in suppressed(state_dir(settings, Path.cwd()))
+            for s in suppressed(_state_dir(settings))
         ]
         if output is ListFormat.JSON:
             typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -688,7 +700,7 @@ def subscribers_suppressed(
             writer.writerows(rows)
             typer.echo(out.getvalue(), nl=False)
         else:
-            table = Table("email", "reason", "source", "when", "detail", box=box.SIMPLE)
+            table = _table("email", "reason", "source", "when", "detail")
             for row in rows:
                 table.add_row(row["email"], row["reason"], row["source"], row["at"][:16], row["detail"])
             _print_table(table)
@@ -711,7 +723,7 @@ def subscribers_import(
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        read, new = import_file(state_dir(settings, Path.cwd()), file, str(file), now=dt.datetime.now(dt.UTC))
+        read, new = import_file(_state_dir(settings), file, str(file), now=dt.datetime.now(dt.UTC))
         typer.echo(f"digest: {read} read from {file}, {new} newly suppressed")
 
 
@@ -732,22 +744,36 @@ def subscribers_export(
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        data = export(settings, state_dir(settings, Path.cwd()))
+        data = export(settings, _state_dir(settings))
         if out is None:
             sys.stdout.buffer.write(data)
         else:
             typer.echo(str(write_file(out.absolute(), data)))
 
 
+def _table(*columns: str) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    return Table(*columns, box=box.SIMPLE)
+
+
 def _print_table(table: Table) -> None:
-    # Wide even when piped: a table cut at 80 columns wraps every row into three.
-    Console(width=max(160, shutil.get_terminal_size().columns), soft_wrap=False).print(table)
+    """On a terminal (or with COLUMNS set) the table fits the width; piped, rows are never
+    wrapped, since whatever reads them wants a row a line. NO_COLOR is respected (rich)."""
+    from rich.console import Console
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit():
+        Console().print(table)
+    else:
+        wide = Console(width=100_000)
+        Console(width=wide.measure(table).maximum, soft_wrap=False).print(table)
 
 
 def _print_explanation(selection: Selection) -> None:
     from digest.selection import EXPLAIN_COLUMNS, explain_rows
 
-    table = Table(*EXPLAIN_COLUMNS, box=box.SIMPLE, show_lines=False, expand=False)
+    table = _table(*EXPLAIN_COLUMNS)
     for row in explain_rows(selection):
         table.add_row(*row)
     _print_table(table)

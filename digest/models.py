@@ -270,6 +270,13 @@ class SendStatus(StrEnum):
     SUPPRESSED = "suppressed"  # on the suppression list: never mailed
 
 
+class Unconfirmed(StrEnum):
+    """What to do with recipients an interrupted run may or may not have reached."""
+
+    RESEND = "resend"  # the only way digest sends anyone a second copy: after a look at the server's log
+    SKIP = "skip"  # assume they got it
+
+
 class SuppressionReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     HARD_BOUNCE = "hard_bounce"

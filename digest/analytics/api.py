@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-import httpx
-
 from digest.config import SourcesConfig
 from digest.errors import SourceError
 
@@ -96,6 +94,8 @@ def fetch_api(
     SourceError line naming the source (without the token). `limits`: the feeds' limits."""
     if not token:
         raise SourceError(f"the analytics API needs a token: set ${limits.analytics_token_env}", path=label)
+    import httpx  # only when an API is asked
+
     request = _request(label, token, *period)
     timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
     try:

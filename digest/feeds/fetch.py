@@ -14,11 +14,13 @@ import asyncio
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from digest import __version__
 from digest.errors import SourceError
+
+if TYPE_CHECKING:
+    import httpx
 
 USER_AGENT = f"digest/{__version__} (newsletter digest generator; +https://pypi.org/project/digest/)"
 ACCEPT = (
@@ -80,7 +82,10 @@ def read_file(path: str, label: str, limits: Limits) -> bytes:
 
 
 def client(limits: Limits, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """One client for all fetches of a build: connections are reused, settings are shared."""
+    """One client for all fetches of a build: connections are reused, settings are shared.
+    httpx is imported here, when a URL is to be read: a build of local files never pays for it."""
+    import httpx
+
     return httpx.AsyncClient(
         timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
         follow_redirects=True,
@@ -98,6 +103,8 @@ async def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> Fetched:
+    import httpx
+
     headers = {}
     if etag:
         headers["If-None-Match"] = etag

@@ -12,8 +12,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from digest.errors import DigestError, SourceError
 from digest.feeds.fetch import Limits, client, fetch, read_file
@@ -23,6 +22,9 @@ from digest.feeds.parse import parse_document
 from digest.models import Feed, SourceReport, SourceStatus
 from digest.state import State
 from digest.urls import is_url
+
+if TYPE_CHECKING:
+    import httpx
 
 NESTED_LIST = "an OPML list inside an OPML list is not followed"
 # Feeds read at once. Politeness to servers and to our own file descriptors; a feed's time

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import listparser
-
 from digest.errors import SourceError
 from digest.urls import safe_url
 
@@ -23,6 +21,8 @@ def looks_like_opml(data: bytes) -> bool:
 
 def read_opml(data: bytes, label: str) -> list[Subscription]:
     # Bytes, never a URL: listparser would fetch a URL itself, outside our limits.
+    import listparser  # with requests under it: only when a list is read
+
     parsed = listparser.parse(data)
     subscriptions: list[Subscription] = []
     seen: set[str] = set()

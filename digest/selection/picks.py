@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from digest.errors import InputError, read_input
 
 _KEYS = {"lead", "editors_choice"}
@@ -35,6 +33,8 @@ NO_PICKS = Picks()
 
 def _parse(text: str, path: Path, label: str) -> Any:
     if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml  # only for a YAML picks file
+
         try:
             return yaml.safe_load(text) or {}
         except yaml.YAMLError as error:

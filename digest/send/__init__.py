@@ -4,8 +4,9 @@ commands (send, test copy, dry run) → delivery (the loop and its ledger) → s
 personalize fills each subscriber's values; subscribers reads the list; secrets and lock guard it.
 """
 
+from digest.models import Unconfirmed
 from digest.send.commands import dry_run, send_all, send_test
-from digest.send.delivery import Progress, SendReport, Unconfirmed
+from digest.send.delivery import Progress, SendReport
 from digest.send.lock import sender_lock
 
 __all__ = ["Progress", "SendReport", "Unconfirmed", "dry_run", "send_all", "send_test", "sender_lock"]

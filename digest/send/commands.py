@@ -15,9 +15,9 @@ from digest import issue_folder
 from digest.config import Config
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
-from digest.models import Recipient
+from digest.models import Recipient, Unconfirmed
 from digest.send.copies import Copies
-from digest.send.delivery import Progress, SendReport, Unconfirmed, send_issue, send_one
+from digest.send.delivery import Progress, SendReport, send_issue, send_one
 from digest.send.lock import sender_lock
 from digest.send.secrets import read_secrets
 from digest.send.smtp import Outcome

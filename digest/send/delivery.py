@@ -24,14 +24,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
 from digest.config import Config
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
-from digest.models import DELIVERED, Recipient, SendStatus
+from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
 from digest.send.copies import Copies
 from digest.send.personalize import envelope_sender, personal_message
 from digest.send.secrets import Secrets
@@ -44,13 +43,6 @@ EXAMPLES = 10  # recipients named per kind of trouble in the report; the rest ar
 DAY = dt.timedelta(days=1)
 
 Progress = Callable[[int, int], None]  # (done, total)
-
-
-class Unconfirmed(StrEnum):
-    """What to do with recipients an interrupted run may or may not have reached."""
-
-    RESEND = "resend"  # the only way digest sends anyone a second copy: after a look at the server's log
-    SKIP = "skip"  # assume they got it
 
 
 @dataclass

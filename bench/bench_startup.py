@@ -1,0 +1,76 @@
+"""Start-up figures, each beside its reference, run side by side (interleaved) in one run:
+
+- `digest --help` against `python -c "import typer"` (goal: at most 1.5 times): what every
+  `--help`, `--version`, typo and completion keystroke costs;
+- a cold `digest build` of the sample in a new process against the reference `mjml` CLI (node,
+  installed under tests/node by `make test`) rendering the same MJML alone (goal: at most 0.8
+  times): the whole build, feeds to inlined HTML, against one of its stages done by the tool
+  MJML's authors ship.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from measure import run_measured
+
+from digest.build import compose_issue, read_inputs
+from digest.config import load_config
+from digest.models import issue_moment
+from digest.resources import sample_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+MJML = ROOT / "tests" / "node" / "node_modules" / ".bin" / "mjml"
+DIGEST = Path(sys.executable).with_name("digest")
+HELP_GOAL, BUILD_GOAL = 1.5, 0.8
+
+
+def _side_by_side(ours: list[str], reference: list[str], runs: int, cwd: str) -> tuple[float, float]:
+    """Median seconds of each command, run alternately so that both see the same machine."""
+    run_measured(ours, cwd=cwd)  # warm the file cache for both
+    run_measured(reference, cwd=cwd)
+    mine, theirs = [], []
+    for _ in range(runs):
+        mine.append(run_measured(ours, cwd=cwd)[0])
+        theirs.append(run_measured(reference, cwd=cwd)[0])
+    return statistics.median(mine), statistics.median(theirs)
+
+
+def _line(label: str, ours: float, reference: float, goal: float, reference_label: str) -> None:
+    ratio = ours / reference
+    verdict = "met" if ratio <= goal else "MISSED"
+    print(f"{label:<48} {ours * 1000:8.1f} ms")
+    print(f"{'  ' + reference_label:<48} {reference * 1000:8.1f} ms")
+    print(f"{'  ratio':<48} {ratio:8.2f} ×  (goal ≤ {goal})  {verdict}")
+
+
+def figures() -> None:
+    print("start-up: median of interleaved runs, each in a new process")
+    with tempfile.TemporaryDirectory() as tmp:
+        help_ms, typer_ms = _side_by_side(
+            [str(DIGEST), "--help"], [sys.executable, "-c", "import typer"], 21, tmp
+        )
+        _line("digest --help", help_ms, typer_ms, HELP_GOAL, 'python -c "import typer" (reference)')
+        if not MJML.exists():
+            print(f"cold build: the mjml CLI is not installed ({MJML}; make test installs it); skipped")
+            return
+        config = load_config(sample_dir() / "digest.toml")
+        assert config.issue.date is not None
+        built = compose_issue(read_inputs(config), config, issue_moment(config.issue.date))
+        source = Path(tmp) / "issue.mjml"
+        source.write_text(built.issue.rendered.mjml, encoding="utf-8")
+        out = Path(tmp) / "out"
+        build_ms, mjml_ms = _side_by_side(
+            [str(DIGEST), "build", "--out", str(out)],
+            [str(MJML), str(source), "-o", str(Path(tmp) / "issue.html")],
+            9,
+            tmp,
+        )
+        shutil.rmtree(out, ignore_errors=True)
+        _line("cold digest build of the sample", build_ms, mjml_ms, BUILD_GOAL, "mjml CLI, the same MJML alone")
+    print(f"measured {dt.date.today().isoformat()}")
