@@ -72,5 +72,6 @@ def figures() -> None:
             tmp,
         )
         shutil.rmtree(out, ignore_errors=True)
-        _line("cold digest build of the sample", build_ms, mjml_ms, BUILD_GOAL, "mjml CLI, the same MJML alone")
+        reference = "mjml CLI, the same MJML alone"
+        _line("cold digest build of the sample", build_ms, mjml_ms, BUILD_GOAL, reference)
     print(f"measured {dt.date.today().isoformat()}")

@@ -10,6 +10,8 @@ Selection (bench_selection.py): choosing an issue among 20,000 candidates.
 Sending (bench_send.py): against an SMTP server in its own process: one connection against a bare
 smtplib loop, 8 connections against 1 to a slow server, peak memory at 50,000 against 1,000.
 Preview (bench_preview.py): a saved template to the new version served.
+Start-up (bench_startup.py): `digest --help` against `import typer`, a cold build against the
+mjml CLI rendering the same MJML, side by side.
 Feedback (bench_feedback.py): a mailbox of 1,000 real bounces, against flufl.bounce's detectors.
 """
 
@@ -29,6 +31,7 @@ import bench_feeds
 import bench_preview
 import bench_selection
 import bench_send
+import bench_startup
 from measure import run_measured
 
 from digest.build import build, compose_issue, read_inputs
@@ -107,6 +110,8 @@ def sample_issue() -> None:
 
 def main() -> None:
     sample_issue()
+    print()
+    bench_startup.figures()
     print()
     bench_feeds.throughput()
     print()
