@@ -26,7 +26,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+DISTRIBUTION = "newsletter-digest"  # the name on the package index; the import name is digest
 
 if TYPE_CHECKING:
     from digest.build import Built, Inputs, build, compose_issue, read_inputs
@@ -68,6 +68,16 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    """The one version number: the installed distribution's metadata (pyproject.toml's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
 def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
     """A module `__getattr__` (PEP 562) that imports each exported name's module on first use."""
 
@@ -79,4 +89,11 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
     return __getattr__
 
 
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+_exported = lazy_exports(__name__, _EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read once, when first asked (the metadata costs some ms)
+        globals()["__version__"] = _version()
+        return globals()["__version__"]
+    return _exported(name)

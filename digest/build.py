@@ -9,7 +9,10 @@ reading the inputs and writing the folder are the side effects at either end.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +52,8 @@ from digest.state import State, open_state
 
 if TYPE_CHECKING:
     import httpx
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,14 +301,25 @@ def build(
     the analytics API's token, when one is configured.
     """
     with open_state(state_dir) as state:
-        history = state.history(now.date())
-        period = window_dates(issue_window(now, config.selection, history))
-        inputs = read_inputs(config, state, period=period, env=env)
-        kept = pack(snapshot_of(inputs, config, now, history))
-        built = compose_issue(inputs, config, now, history, kept)
-        folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)
-        state.record_issue(built.issue, folder)
+        with _stage("read the inputs"):
+            history = state.history(now.date())
+            period = window_dates(issue_window(now, config.selection, history))
+            inputs = read_inputs(config, state, period=period, env=env)
+        with _stage("compose the issue"):
+            kept = pack(snapshot_of(inputs, config, now, history))
+            built = compose_issue(inputs, config, now, history, kept)
+        with _stage("write and record it"):
+            folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)
+            state.record_issue(built.issue, folder)
     return folder, built
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """How long a stage took, in the log (`digest -v`)."""
+    started = time.perf_counter()
+    yield
+    log.info("%s: %.0f ms", name, (time.perf_counter() - started) * 1000)
 
 
 def snapshot_of(inputs: Inputs, config: Config, now: dt.datetime, history: History) -> Snapshot:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from digest import __version__
+import digest
 from digest.errors import ConfigError, DigestError, ExitCode
 from digest.models import SuppressionReason, Unconfirmed
 
@@ -49,8 +49,73 @@ app = typer.Typer(
 )
 
 
+# -q: -1 (errors only), default 0, -v: 1, -vv: 2. Per invocation (a ContextVar), not per process.
+_VERBOSITY: ContextVar[int] = ContextVar("verbosity", default=0)
+_ERRORS = ("error", "internal error")
+
+
 def _say(kind: str, message: str) -> None:
-    typer.echo(f"digest: {kind}: {message}", err=True)
+    """A line on stderr; under -q only errors (what cron mails) are said."""
+    if _VERBOSITY.get() >= 0 or kind in _ERRORS:
+        typer.echo(f"digest: {kind}: {message}", err=True)
+
+
+VerboseOption = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="Say what is going on: each feed request, stage timings, the traceback of a bug (-vv: more).",
+    ),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors: what cron should mail.")
+]
+
+
+def _verbosity(verbose: int, quiet: bool) -> None:
+    """-v turns on digest's log (feed requests, stage timings), -vv every library's too."""
+    import logging
+
+    level = -1 if quiet else verbose
+    _VERBOSITY.set(level)
+    for name in ("", "digest"):  # an earlier invocation's handler, in the same process (tests)
+        for handler in logging.getLogger(name).handlers[:]:
+            if getattr(handler, "digest_verbosity", False):
+                logging.getLogger(name).removeHandler(handler)
+    if level > 0:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.digest_verbosity = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("digest: %(name)s: %(message)s"))
+        logger = logging.getLogger() if level > 1 else logging.getLogger("digest")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if level > 1 else logging.INFO)
+
+
+def _with_verbosity(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The command with -v/--verbose and -q/--quiet added to its own options, so that they work
+    after the command's name like every other option (`digest build -q`)."""
+    import functools
+    import inspect
+
+    @functools.wraps(function)
+    def command(*args: Any, verbose: int = 0, quiet: bool = False, **kwargs: Any) -> Any:
+        _verbosity(verbose, quiet)
+        return function(*args, **kwargs)
+
+    # Typer reads the signature: the command's own, its annotations evaluated, and the two more.
+    signature = inspect.signature(function, eval_str=True)
+    extra = [
+        inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=VerboseOption),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption),
+    ]
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()}  # type: ignore[attr-defined]
+    return command
 
 
 # Where a crash file goes: the state folder, once a command has read its config.
@@ -64,7 +129,7 @@ def _write_crash(error: BaseException) -> Path:
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     text = (
-        f"digest {__version__} on Python {sys.version.split()[0]}\n"
+        f"digest {digest.__version__} on Python {sys.version.split()[0]}\n"
         f"command: digest {' '.join(sys.argv[1:])}\n\n" + "".join(traceback.format_exception(error))
     )
     for folder in (_CRASH_FOLDER.get(), Path(tempfile.gettempdir())):
@@ -96,20 +161,25 @@ def _exit_codes() -> Iterator[None]:
         raise
     except Exception as error:
         path = _write_crash(error)
+        if _VERBOSITY.get() > 0:
+            import traceback
+
+            traceback.print_exception(error, file=sys.stderr)
         _say("internal error", f"{type(error).__name__}: {error}; this is a bug (the traceback is in {path})")
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"digest {__version__}")
+        typer.echo(f"digest {digest.__version__}")
         raise typer.Exit()
 
 
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = False,
 ) -> None:
     """Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular."""
@@ -120,6 +190,7 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         envvar="DIGEST_CONFIG",
         dir_okay=False,
         help="The newsletter's digest.toml (default: the nearest one here or above; else the sample).",
@@ -127,35 +198,42 @@ ConfigOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(short_help="Build an issue from your feeds.")
+@_with_verbosity
 def build(
     config: ConfigOption = None,
     feed: Annotated[
         list[str] | None,
         typer.Option(
             "--feed",
+            metavar="SRC",
             help="A feed file or URL (RSS, Atom, JSON Feed, OPML); repeatable. Replaces the config's feeds.",
         ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", envvar="DIGEST_OUT", file_okay=False, help="Where issue folders go."),
+        typer.Option(
+            "--out", "-o", metavar="DIR", envvar="DIGEST_OUT", file_okay=False, help="Where issue folders go."
+        ),
     ] = None,
     date: Annotated[
         dt.datetime | None,
         typer.Option(
             "--date",
+            metavar="YYYY-MM-DD",
             formats=["%Y-%m-%d"],
             envvar="DIGEST_DATE",
             help="The issue date, YYYY-MM-DD (default: the config's issue.date, else today).",
         ),
     ] = None,
     lead: Annotated[
-        str | None, typer.Option("--lead", help="Pin this story (URL or guid) as the lead.")
+        str | None, typer.Option("--lead", metavar="URL", help="Pin this story (URL or guid) as the lead.")
     ] = None,
     pick: Annotated[
         list[str] | None,
-        typer.Option("--pick", help="Pin a story (URL or guid) in Editor's choice; repeatable."),
+        typer.Option(
+            "--pick", metavar="URL", help="Pin a story (URL or guid) in Editor's choice; repeatable."
+        ),
     ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Print every story with its score and why it was (not) picked.")
@@ -193,20 +271,30 @@ def _period(text: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-@app.command()
+@app.command(short_help="Build a past issue again from its inputs.")
+@_with_verbosity
 def rebuild(
-    issue: Annotated[str, typer.Argument(help="The issue: its number, its date, or its folder.")],
+    issue: Annotated[
+        str, typer.Argument(metavar="ISSUE", help="The issue: its number, its date, or its folder.")
+    ],
     config: ConfigOption = None,
     templates: Annotated[
         Path | None,
         typer.Option(
-            "--templates", file_okay=False, help="Render with these templates instead of the config's."
+            "--templates",
+            metavar="DIR",
+            file_okay=False,
+            help="Render with these templates instead of the config's.",
         ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", file_okay=False, help="Write OUT/<date>/ instead of replacing the issue's folder."
+            "--out",
+            "-o",
+            metavar="DIR",
+            file_okay=False,
+            help="Write OUT/<date>/ instead of replacing the issue's folder.",
         ),
     ] = None,
 ) -> None:
@@ -259,7 +347,7 @@ def _settings(
 
 def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
     if built.analytics:
-        typer.echo(f"digest: {built.analytics.line()}", err=True)
+        _say("analytics", built.analytics.line().removeprefix("analytics: "))
     for warning in built.warnings:
         _say("warning", warning)
     if explain:
@@ -289,7 +377,8 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True, console=Console(stderr=True), disable=not sys.stderr.isatty()) as bar:
+    quiet = _VERBOSITY.get() < 0 or not sys.stderr.isatty()
+    with Progress(transient=True, console=Console(stderr=True), disable=quiet) as bar:
         task = bar.add_task("sending", total=None)
 
         def progress(done: int, of: int) -> None:
@@ -333,19 +422,23 @@ UnconfirmedOption = Annotated[
     Unconfirmed | None,
     typer.Option(
         "--unconfirmed",
+        metavar="resend|skip",
         help="What to do with recipients an interrupted run may or may not have reached: resend or skip.",
     ),
 ]
 
 
-@app.command()
+@app.command(short_help="Send a built issue to the subscribers.")
+@_with_verbosity
 def send(
     issue: Annotated[
-        str | None, typer.Argument(help="Issue number or date (default: the latest built).")
+        str | None,
+        typer.Argument(metavar="ISSUE", help="Issue number or date (default: the latest built)."),
     ] = None,
     config: ConfigOption = None,
     test: Annotated[
-        str | None, typer.Option("--test", help="Send one copy marked [TEST] to this address only.")
+        str | None,
+        typer.Option("--test", metavar="ADDRESS", help="Send one copy marked [TEST] to this address only."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write each subscriber's message as .eml into the issue folder.")
@@ -388,7 +481,8 @@ def send(
             _report_send(settings, report)
 
 
-@app.command()
+@app.command(short_help="Build and send this week's issue (cron).")
+@_with_verbosity
 def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> None:
     """Build this week's issue, then send it: for cron. Exit 3, and no send, when nothing is new.
 
@@ -415,12 +509,18 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
         _report_send(settings, report)
 
 
-@app.command()
+@app.command(short_help="Preview the issue live in a browser.")
+@_with_verbosity
 def preview(
     config: ConfigOption = None,
-    port: Annotated[int, typer.Option("--port", "-p", help="The port (0: any free one).")] = 8025,
+    port: Annotated[
+        int, typer.Option("--port", "-p", metavar="N", help="The port (0: any free one).")
+    ] = 8025,
     host: Annotated[
-        str, typer.Option("--host", help="Listen on another address than 127.0.0.1 (only when you mean it).")
+        str,
+        typer.Option(
+            "--host", metavar="HOST", help="Listen on another address than 127.0.0.1 (only when you mean it)."
+        ),
     ] = "127.0.0.1",
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in your browser.")] = False,
     refetch: Annotated[
@@ -449,7 +549,8 @@ def preview(
             running.close()
 
 
-@app.command()
+@app.command(short_help="List past issues, their sends and rates.")
+@_with_verbosity
 def history(config: ConfigOption = None) -> None:
     """List the issues built here: number, date, subject, stories, how far each was sent, and its
     bounce and complaint rates (from the feedback mailbox), with a warning on the standard error
@@ -477,19 +578,22 @@ def history(config: ConfigOption = None) -> None:
         typer.echo(f"{len(rows)} issue{'s' * (len(rows) != 1)}")
         for row in rows:
             for warning in row.warnings:
-                typer.echo(f"warning: issue {row.number}: {warning}", err=True)
+                _say("warning", f"issue {row.number}: {warning}")
 
 
 def _rate(count: int, rate: float | None) -> str:
     return "" if rate is None else f"{count} ({rate:.1%})"
 
 
-@app.command()
+@app.command(short_help="Write the static web archive.")
+@_with_verbosity
 def archive(
     config: ConfigOption = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", file_okay=False, help="Where the archive goes (default: ./archive)."),
+        typer.Option(
+            "--out", "-o", metavar="DIR", file_okay=False, help="Where the archive goes (default: ./archive)."
+        ),
     ] = None,
 ) -> None:
     """Write a static web archive of every issue built: an index, one page per issue, and Atom and
@@ -508,9 +612,12 @@ def archive(
         typer.echo(str(folder))
 
 
-@app.command()
+@app.command(short_help="Check an issue against the inbox rules.")
+@_with_verbosity
 def check(
-    path: Annotated[Path, typer.Argument(help="An issue folder (OUT/<date>) or an .html file.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="An issue folder (OUT/<date>) or an .html file.")
+    ],
 ) -> None:
     """Check a built issue against the inbox rules; exit 1 on any error.
 
@@ -534,9 +641,12 @@ def check(
             raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
 
-@app.command()
+@app.command(short_help="Start a new newsletter folder.")
+@_with_verbosity
 def init(
-    folder: Annotated[Path, typer.Argument(help="Where to create the newsletter (default: here).")] = Path(),
+    folder: Annotated[
+        Path, typer.Argument(metavar="FOLDER", help="Where to create the newsletter (default: here).")
+    ] = Path(),
 ) -> None:
     """Start a new newsletter: a commented digest.toml, a picks file, a templates folder for
     overrides and a stand-in feed, so that `digest build` works there at once.
@@ -552,7 +662,8 @@ def init(
         typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
 
 
-@app.command()
+@app.command(short_help="Read bounces, complaints and unsubscribes.")
+@_with_verbosity
 def feedback(config: ConfigOption = None) -> None:
     """Read the feedback mailbox (feedback.mailbox: a Maildir, or imaps://user@host/FOLDER):
     hard bounces, complaints and mailed unsubscribe requests whose token verifies suppress their
@@ -577,12 +688,18 @@ def _read_feedback(settings: Config) -> bool:
     return report is not None
 
 
-@app.command("unsubscribe-server")
+@app.command("unsubscribe-server", short_help="Serve the one-click unsubscribe endpoint.")
+@_with_verbosity
 def unsubscribe_server(
     config: ConfigOption = None,
-    port: Annotated[int, typer.Option("--port", "-p", help="The port (0: any free one).")] = 8026,
+    port: Annotated[
+        int, typer.Option("--port", "-p", metavar="N", help="The port (0: any free one).")
+    ] = 8026,
     host: Annotated[
-        str, typer.Option("--host", help="Listen on another address than 127.0.0.1 (behind a proxy).")
+        str,
+        typer.Option(
+            "--host", metavar="HOST", help="Listen on another address than 127.0.0.1 (behind a proxy)."
+        ),
     ] = "127.0.0.1",
 ) -> None:
     """Serve the one-click unsubscribe endpoint (RFC 8058): a POST with a valid token suppresses the
@@ -608,7 +725,9 @@ def unsubscribe_server(
             server.server_close()
 
 
-subscribers_app = typer.Typer(no_args_is_help=True)
+subscribers_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, short_help="Manage the suppression list."
+)
 app.add_typer(subscribers_app, name="subscribers")
 
 
@@ -620,17 +739,20 @@ def _subscribers() -> None:
     """
 
 
-Addresses = Annotated[list[str], typer.Argument(help="One or more email addresses.")]
+Addresses = Annotated[list[str], typer.Argument(metavar="ADDRESS", help="One or more email addresses.")]
 
 
-@subscribers_app.command("suppress")
+@subscribers_app.command("suppress", short_help="Never mail these addresses again.")
+@_with_verbosity
 def subscribers_suppress(
     addresses: Addresses,
     config: ConfigOption = None,
     reason: Annotated[
-        SuppressionReason, typer.Option("--reason", help="Why they are never to be mailed.")
+        SuppressionReason, typer.Option("--reason", metavar="REASON", help="Why they are never to be mailed.")
     ] = SuppressionReason.MANUAL,
-    note: Annotated[str, typer.Option("--note", help="A note kept with the suppression.")] = "",
+    note: Annotated[
+        str, typer.Option("--note", metavar="TEXT", help="A note kept with the suppression.")
+    ] = "",
 ) -> None:
     """Never mail these addresses again; `digest send` skips them from now on.
 
@@ -644,7 +766,8 @@ def subscribers_suppress(
         typer.echo(f"digest: {new} suppressed, {len(addresses) - new} already were")
 
 
-@subscribers_app.command("unsuppress")
+@subscribers_app.command("unsuppress", short_help="Mail these addresses again.")
+@_with_verbosity
 def subscribers_unsuppress(addresses: Addresses, config: ConfigOption = None) -> None:
     """Take addresses off the suppression list: the next send mails them again.
 
@@ -666,10 +789,13 @@ class ListFormat(StrEnum):
     JSON = "json"
 
 
-@subscribers_app.command("suppressed")
+@subscribers_app.command("suppressed", short_help="List the suppressed addresses and why.")
+@_with_verbosity
 def subscribers_suppressed(
     config: ConfigOption = None,
-    output: Annotated[ListFormat, typer.Option("--format", help="table, csv or json.")] = ListFormat.TABLE,
+    output: Annotated[
+        ListFormat, typer.Option("--format", metavar="table|csv|json", help="table, csv or json.")
+    ] = ListFormat.TABLE,
 ) -> None:
     """List the suppressed addresses with where each came from: reason, source, when, detail.
 
@@ -707,10 +833,14 @@ def subscribers_suppressed(
             typer.echo(f"{len(rows)} suppressed")
 
 
-@subscribers_app.command("import")
+@subscribers_app.command("import", short_help="Import suppressions from a file.")
+@_with_verbosity
 def subscribers_import(
     file: Annotated[
-        Path, typer.Argument(help="A plain list of addresses, or an SES, Mailgun or Postmark export.")
+        Path,
+        typer.Argument(
+            metavar="FILE", help="A plain list of addresses, or an SES, Mailgun or Postmark export."
+        ),
     ],
     config: ConfigOption = None,
 ) -> None:
@@ -727,11 +857,13 @@ def subscribers_import(
         typer.echo(f"digest: {read} read from {file}, {new} newly suppressed")
 
 
-@subscribers_app.command("export")
+@subscribers_app.command("export", short_help="Write the subscriber CSV, status updated.")
+@_with_verbosity
 def subscribers_export(
     config: ConfigOption = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write here instead of to stdout.")
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", dir_okay=False, help="Write here instead of to stdout."),
     ] = None,
 ) -> None:
     """The subscriber CSV with each suppressed address's status brought up to date (unsubscribed,

@@ -8,6 +8,7 @@ relative to that file, so a newsletter folder can be moved or built from anywher
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -120,7 +121,7 @@ class SourcesConfig(_Section):
 
 
 class StateConfig(_Section):
-    # Unset: `./.digest` under the current folder, like the output folder.
+    # Unset: `.digest` beside digest.toml, like the output folder.
     dir: str | None = None
 
 
@@ -259,15 +260,15 @@ def mailbox_url(url: str) -> MailboxUrl:
 class ArchiveConfig(_Section):
     """The web archive of past issues (`digest archive`)."""
 
-    dir: str | None = None  # unset: ./archive under the current folder
+    dir: str | None = None  # unset: archive beside digest.toml
     # Where the archive is published. When set, each email's "view in browser" link points to its
     # issue's page there (unless newsletter.view_online_url says otherwise), and the feeds use it.
     base_url: HttpsUrl | None = None
 
 
 class OutputConfig(_Section):
-    # Unset: `./issues` under the current folder (also for the bundled sample,
-    # whose own folder may be inside an installed package).
+    # Unset: `issues` beside digest.toml; under the current folder for the bundled sample,
+    # whose own folder may be inside an installed package.
     dir: str | None = None
     templates: str | None = None
 
@@ -304,14 +305,40 @@ class Config(_Section):
         return str(self.base_dir / Path(value).expanduser())
 
 
+def _keys_at(loc: list[str]) -> list[str]:
+    """The keys the section at `loc` knows (the top level for [])."""
+    model: Any = Config
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if (
+            field is None
+            or not isinstance(field.annotation, type)
+            or not issubclass(field.annotation, BaseModel)
+        ):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
 def _describe(error: ValidationError, overrides: Mapping[str, Mapping[str, Any]]) -> str:
-    first = error.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    where = ".".join(loc)
-    message = f"unknown key '{where}'" if first["type"] == "extra_forbidden" else f"{where}: {first['msg']}"
-    if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
-        message += f" (from DIGEST_{loc[0].upper()}__{loc[1].upper()})"
-    return message
+    """Every mistake at once, in one line; a misspelt key with the nearest valid one."""
+    problems = []
+    for found in error.errors():
+        loc = [str(part) for part in found["loc"]]
+        where = ".".join(loc)
+        if found["type"] == "extra_forbidden":
+            message = f"unknown key '{where}'"
+            near = difflib.get_close_matches(loc[-1], _keys_at(loc[:-1]), n=1)
+            if near:
+                message += f"; did you mean '{near[0]}'?"
+        else:
+            message = f"{where}: {found['msg']}"
+        if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
+            message += f" (from DIGEST_{loc[0].upper()}__{loc[1].upper()})"
+        problems.append(message)
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} mistakes: " + " | ".join(problems)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -394,8 +421,14 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
 
 
 def _folder(config: Config, value: str | None, cwd: Path, default: str) -> Path:
-    """A folder from the config (relative to the config file), else `default` in the current folder."""
-    return Path(config.resolve(value)) if value else cwd / default
+    """A folder from the config (relative to the config file); unset, `default` beside your
+    digest.toml, wherever you run digest from (as git keeps .git beside the work tree), or in
+    the current folder when there is no config of your own (the bundled sample's folder may be
+    inside an installed package)."""
+    if value:
+        return Path(config.resolve(value))
+    own = config.path is not None and not is_sample(config.path)
+    return (config.base_dir if own else cwd) / default
 
 
 def output_dir(config: Config, cwd: Path) -> Path:

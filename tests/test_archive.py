@@ -61,7 +61,7 @@ def test_the_archive_index_feeds_and_pages(cli: Cli, three_issues: Path) -> None
 
     # Each page is the issue's own HTML, whose "view in browser" link points at that page.
     page = (site / "2025-11-19" / "index.html").read_text()
-    assert page == (cli.cwd / "issues" / "2025-11-19" / "index.html").read_text()
+    assert page == (three_issues.parent / "issues" / "2025-11-19" / "index.html").read_text()
     assert 'href="https://www.commonground.example/newsletter/2025-11-19/"' in page
 
     # Atom (RFC 4287): what it requires of a feed and of each entry, read by feedparser.

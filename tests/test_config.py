@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import find_config, is_sample, load_config, output_dir, with_overrides
+from digest.config import find_config, is_sample, load_config, output_dir, state_dir, with_overrides
 from digest.errors import ConfigError
 
 from .conftest import SAMPLE
@@ -100,11 +100,15 @@ def test_flag_paths_are_relative_to_the_current_folder(
     assert output_dir(changed, tmp_path) == tmp_path / "out"
 
 
-def test_output_folder_defaults_to_issues_in_the_current_folder(tmp_path: Path) -> None:
+def test_unset_folders_go_beside_the_config_wherever_digest_runs(tmp_path: Path) -> None:
     config = load_config(write(tmp_path / "", ""))
-    assert output_dir(config, Path("/somewhere")) == Path("/somewhere/issues")
+    assert output_dir(config, Path("/somewhere")) == tmp_path / "issues"
+    assert state_dir(config, Path("/somewhere")) == tmp_path / ".digest"
     config = load_config(write(tmp_path, "[output]\ndir = 'built'\n"))
     assert output_dir(config, Path("/somewhere")) == tmp_path / "built"
+    # No config of one's own (the bundled sample, or none): the current folder.
+    assert output_dir(load_config(None), Path("/somewhere")) == Path("/somewhere/issues")
+    assert output_dir(load_config(SAMPLE / "digest.toml"), Path("/somewhere")) == Path("/somewhere/issues")
 
 
 def test_find_config_prefers_the_flag_then_the_local_file_then_the_sample(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The wheel: templates and the sample ship inside it, and `digest build` works from an install.
 
-Builds the wheel, installs it into a fresh virtual environment and runs `digest build`
-from a folder outside the repository, as a newcomer would after `pip install`.
+Builds the wheel, installs it as a tool with `uv tool install` (as a user would, with pipx or
+uv) and runs `digest build` from a folder outside the repository.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
@@ -29,7 +28,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         timeout=600,
     )
-    [built] = out.glob("digest-*.whl")
+    [built] = out.glob("newsletter_digest-*.whl")  # the distribution's name, not the command's
     return built
 
 
@@ -43,21 +42,28 @@ def test_the_wheel_contains_the_templates_and_the_sample(wheel: Path) -> None:
         assert f"digest/_data/starter/{starter}" in names
 
 
-def test_an_installed_digest_builds_the_sample_outside_the_repository(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
-        check=True,
+def test_digest_installed_as_a_tool_builds_the_sample_outside_the_repository(
+    wheel: Path, tmp_path: Path
+) -> None:
+    uv = Path(sys.executable).with_name("uv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "PYTHON", "VIRTUAL_ENV"))}
+    env |= {"UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
+    env.setdefault("UV_NATIVE_TLS", "1")  # the system's certificates, as pip uses them here
+    installed = subprocess.run(
+        [str(uv), "tool", "install", "--python", sys.executable, str(wheel)],
+        env=env,
         capture_output=True,
+        text=True,
         timeout=900,
     )
+    assert installed.returncode == 0, installed.stderr
     work = tmp_path / "somewhere-else"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "PYTHON"))}
+    command = tmp_path / "bin" / "digest"
+    version = subprocess.run([str(command), "--version"], capture_output=True, text=True, env=env)
+    assert version.stdout.strip() == "digest 0.1.0"  # pyproject.toml's, read from the metadata
     result = subprocess.run(
-        [str(env_dir / "bin" / "digest"), "build"],
+        [str(command), "build"],
         cwd=work,
         env=env,
         capture_output=True,
@@ -69,7 +75,8 @@ def test_an_installed_digest_builds_the_sample_outside_the_repository(wheel: Pat
     assert folder == work / "issues" / "2025-11-24"
     assert (folder / "index.html").read_text().startswith("<!doctype html>")
     assert "using the bundled sample newsletter" in result.stderr
-    # The installed copy ran from the virtual environment, not from this checkout.
+    # The installed copy ran from the tool's own environment, not from this checkout.
+    python = next((tmp_path / "tools").glob("newsletter-digest/bin/python"))
     where = subprocess.run(
         [str(python), "-c", "import digest; print(digest.__file__)"],
         cwd=work,
@@ -78,4 +85,4 @@ def test_an_installed_digest_builds_the_sample_outside_the_repository(wheel: Pat
         text=True,
         check=True,
     ).stdout.strip()
-    assert where.startswith(str(env_dir)), where
+    assert where.startswith(str(tmp_path / "tools")), where

@@ -11,18 +11,22 @@ stops them all at once.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest import __version__
+from digest import DISTRIBUTION, __version__
 from digest.errors import SourceError
 
 if TYPE_CHECKING:
     import httpx
 
-USER_AGENT = f"digest/{__version__} (newsletter digest generator; +https://pypi.org/project/digest/)"
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"{DISTRIBUTION}/{__version__} (+https://pypi.org/project/{DISTRIBUTION}/)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, text/x-opml;q=0.8, */*;q=0.5"
@@ -110,9 +114,13 @@ async def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    started = time.perf_counter()
     try:
         async with asyncio.timeout(limits.timeout):
-            return await _get(http, url, limits, headers)
+            fetched = await _get(http, url, limits, headers)
+        status = "304 not modified" if fetched.not_modified else f"{len(fetched.body):,} bytes"
+        log.info("GET %s: %s in %.2f s", url, status, time.perf_counter() - started)
+        return fetched
     except TimeoutError:
         raise SourceError(
             f"no complete answer within {limits.timeout:g} s (sources.timeout), gave up", path=url
