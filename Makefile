@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The reference MJML validator (npm package mjml) that the tests run the templates' output through.
 NODE_STAMP := tests/node/node_modules/.installed
 
-.PHONY: demo test test-fast lint format bench golden wheel screenshots clean
+.PHONY: demo test test-fast lint format bench golden catalogs wheel screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ bench: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/pytest tests/test_golden.py --update-golden -q
 	git diff --stat -- tests/golden
+
+# The templates' words: extract them into templates/locale/digest.pot, and bring every language's
+# catalog up to date (new messages arrive empty, and a test fails until they are translated).
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o templates/locale/digest.pot --no-location --omit-header --sort-output -k _ .
+	$(BIN)/pybabel update -i templates/locale/digest.pot -d templates/locale -D digest --no-location --no-wrap --omit-header
 
 # Debian's Chromium for the browser tests and screenshots (never a browser download of its own).
 /usr/bin/chromium:

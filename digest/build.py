@@ -36,7 +36,14 @@ from digest.models import (
     SourceStatus,
     Window,
 )
-from digest.render import build_manifest, build_message, environment, manifest_json, render_issue
+from digest.render import (
+    build_manifest,
+    build_message,
+    environment,
+    labels_for,
+    manifest_json,
+    render_issue,
+)
 from digest.selection import (
     FIRST_ISSUE,
     NO_PICKS,
@@ -282,7 +289,7 @@ def _within_budget(
     selection: Selection, config: Config, date: dt.date, number: int
 ) -> tuple[Selection, Rendered]:
     """Rendered, dropping the lowest-ranked stories while the HTML would reach Gmail's clipping size."""
-    env = environment(user_templates(config))  # compiled once, however many tries it takes
+    env = environment(user_templates(config), labels_for(config))  # compiled once, for every try
     while True:
         rendered = render_issue(selection, config=config, date=date, number=number, env=env)
         if len(rendered.html.encode("utf-8")) < HTML_LIMIT or not (

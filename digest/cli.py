@@ -647,17 +647,23 @@ def init(
     folder: Annotated[
         Path, typer.Argument(metavar="FOLDER", help="Where to create the newsletter (default: here).")
     ] = Path(),
+    language: Annotated[
+        str,
+        typer.Option(
+            "--language", "-l", metavar="TAG", help="The newsletter's language: en, fr, de, es, ru, ar, …"
+        ),
+    ] = "en",
 ) -> None:
     """Start a new newsletter: a commented digest.toml, a picks file, a templates folder for
     overrides and a stand-in feed, so that `digest build` works there at once.
 
-    Example: digest init my-newsletter
+    Example: digest init my-newsletter --language fr
     """
     with _exit_codes():
         from digest.config import CONFIG_NAME
         from digest.init import init_newsletter
 
-        for path in init_newsletter(folder, dt.datetime.now(dt.UTC)):
+        for path in init_newsletter(folder, dt.datetime.now(dt.UTC), language):
             typer.echo(f"created {path}")
         typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
 

@@ -286,6 +286,9 @@ class Config(_Section):
     send: SendConfig = Field(default_factory=SendConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    # The templates' words for this newsletter, over its language's catalog: the English message
+    # as the key ("Editor's choice" = "Our picks").
+    labels: dict[str, str] = Field(default_factory=dict)
     # The file this came from: not a key a user can set, so a private attribute.
     _source: Path | None = PrivateAttr(default=None)
 

@@ -32,11 +32,25 @@ def moved_feed(feed: str, now: dt.datetime) -> str:
     )
 
 
-def init_newsletter(folder: Path, now: dt.datetime) -> list[Path]:
+# Languages written right to left: their newsletters start with direction = "rtl".
+RTL = ("ar", "fa", "he", "ur", "ps", "yi")
+
+
+def starter_config(language: str) -> str:
+    """The starter digest.toml for a newsletter in `language` (a BCP 47 tag, "fr", "pt-BR")."""
+    text = (starter_dir() / CONFIG_NAME).read_text("utf-8")
+    direction = "rtl" if language.split("-")[0].lower() in RTL else "ltr"
+    text = re.sub(r'^language = "en"', f'language = "{language}"', text, count=1, flags=re.MULTILINE)
+    return re.sub(r'^direction = "ltr"', f'direction = "{direction}"', text, count=1, flags=re.MULTILINE)
+
+
+def init_newsletter(folder: Path, now: dt.datetime, language: str = "en") -> list[Path]:
     """Write the scaffold into `folder`; refuses to touch a folder that already has a digest.toml."""
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        raise ConfigError(f"--language: not a language tag (fr, de, pt-BR): {language!r}")
     starter, sample = starter_dir(), sample_dir()
     files = {
-        CONFIG_NAME: (starter / CONFIG_NAME).read_bytes(),
+        CONFIG_NAME: starter_config(language).encode("utf-8"),
         "picks.toml": (starter / "picks.toml").read_bytes(),
         "templates/README.txt": (starter / "templates" / "README.txt").read_bytes(),
         "example-feed.xml": moved_feed((sample / "news.rss").read_text("utf-8"), now).encode("utf-8"),

@@ -59,7 +59,7 @@ BROKEN: dict[str, Breaker] = {
     "style-size": edit("index.html", "</style>", "/*" + "x" * 17_000 + "*/</style>"),
     "style-nesting": edit("index.html", "</style>", ".a { @media print { .b { color: red } } }</style>"),
     "doctype": edit("index.html", "<!doctype html>\n", ""),
-    "lang": edit("index.html", '<html lang="en"', '<html lang="und"'),
+    "lang": edit("index.html", '<html lang="en-GB"', '<html lang="und"'),
     "title": sub("index.html", r"<title>[^<]*</title>", "<title> </title>"),
     "img-alt": sub("index.html", r' alt="[^"]*"', ""),
     "img-width": sub("index.html", r'(<img[^>]*) width="\d+"', r"\1"),

@@ -47,7 +47,7 @@ def test_links_are_numbered_references_listed_under_their_section(sample_config:
 def test_the_footer_has_the_address_and_the_unsubscribe_link(sample_config: Config) -> None:
     footer = sample_text(sample_config).split("\n--\n", 1)[1]
     assert "Rue de la Loi 42, 1040 Brussels" in footer
-    assert "Unsubscribe:\nhttps://www.commonground.example/newsletter/unsubscribe" in footer
+    assert "Unsubscribe\nhttps://www.commonground.example/newsletter/unsubscribe" in footer
 
 
 def test_wrap_keeps_a_long_url_whole_and_indents() -> None:

@@ -31,7 +31,7 @@ def test_doctype_comes_first(sample_html: str) -> None:
 
 def test_language_title_and_preheader(sample_html: str) -> None:
     tree = lxml.html.fromstring(sample_html)
-    assert tree.get("lang") == "en"
+    assert tree.get("lang") == "en-GB"
     assert tree.findtext(".//title") == (
         "CommonGround Weekly #1: EU - Azerbaijan Security Dialogue held in Brussels"
     )

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from digest.config import Config, LinksConfig, NewsletterConfig, ThemeConfig
 from digest.models import Pick, Selection
+from digest.render.labels import date_label, number_label
 from digest.render.markers import GREETING, UNSUBSCRIBE, is_personal
 from digest.render.mergetags import Protected
 from digest.urls import with_params
@@ -22,8 +23,9 @@ from digest.urls import with_params
 
 class IssueInfo(TypedDict):
     date: dt.date
-    date_label: str  # "24 November 2025"
+    date_label: str  # in the newsletter's language: "November 24, 2025", "24 novembre 2025"
     number: int | None
+    number_label: str | None  # the number as the language writes it
 
 
 class Links(TypedDict):
@@ -108,7 +110,12 @@ def template_context(
     return {
         "newsletter": config.newsletter,
         "theme": config.theme,
-        "issue": {"date": date, "date_label": f"{date.day} {date:%B %Y}", "number": number},
+        "issue": {
+            "date": date,
+            "date_label": date_label(date, config.newsletter.language),
+            "number": number,
+            "number_label": number_label(number, config.newsletter.language) if number else None,
+        },
         "lead": selection.lead,
         "editors_choice": selection.editors_choice,
         "popular": selection.popular,

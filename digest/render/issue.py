@@ -18,6 +18,7 @@ from digest.config import Config, user_templates
 from digest.errors import RenderError
 from digest.models import Rendered, Selection
 from digest.render.context import links, template_context, unsubscribe_url, view_online_url
+from digest.render.labels import labels_for
 from digest.render.markers import Fill, generic_url, is_personal
 from digest.render.mergetags import Protected
 from digest.render.postprocess import finish_html, finish_text
@@ -51,7 +52,7 @@ def render_issue(
     """Every part of the issue: subject and preheader, the HTML and the text, each both with
     markers for `digest send` and filled for nobody in particular (the files a reader of the
     archive, or an ESP, gets). `env`: a compiled environment to reuse across tries."""
-    env = env or environment(user_templates(config))
+    env = env or environment(user_templates(config), labels_for(config))
     protected = Protected()
     view_online = view_online_url(config, date, number)
     unsubscribe = unsubscribe_url(config, date, number)

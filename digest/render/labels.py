@@ -1,0 +1,117 @@
+"""The words the templates write, in the newsletter's language.
+
+Every label in the templates is a gettext message (Jinja's i18n extension: `{{ _("Popular") }}`).
+Catalogs live beside the templates (`templates/locale/<language>/LC_MESSAGES/digest.po`,
+extracted and updated with Babel: `make catalogs`) and are read with Babel. A newsletter's
+`[labels]` table overrides any message ("Editor's choice" = "Our picks"). Dates and numbers are
+formatted for the language by Babel (CLDR). A language without a catalog gets English labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import gettext
+import io
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from digest.config import Config
+from digest.errors import ConfigError
+from digest.resources import templates_dir
+
+DOMAIN = "digest"
+
+
+def catalog_dir() -> Path:
+    return templates_dir() / "locale"
+
+
+def _primary(language: str) -> str:
+    return language.replace("-", "_").split("_")[0].lower()
+
+
+@cache
+def _catalog(language: str) -> gettext.NullTranslations:
+    """The compiled catalog for `language` (its primary subtag: fr-CA reads fr), else none."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    path = catalog_dir() / _primary(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not path.is_file():
+        return gettext.NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=_primary(language))
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+class Labels(gettext.NullTranslations):
+    """The catalog of `language`, with the newsletter's own `[labels]` over it."""
+
+    def __init__(self, language: str, overrides: Mapping[str, str]) -> None:
+        super().__init__()
+        self._catalog = _catalog(language)
+        self._overrides = dict(overrides)
+
+    def gettext(self, message: str) -> str:
+        if message in self._overrides:
+            return self._overrides[message]
+        return self._catalog.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        key = singular if n == 1 else plural
+        if key in self._overrides:
+            return self._overrides[key]
+        return self._catalog.ngettext(singular, plural, n)
+
+
+def known_messages() -> list[str]:
+    """The messages the packaged templates use: the catalog template's ids."""
+    from babel.messages.pofile import read_po
+
+    with (catalog_dir() / f"{DOMAIN}.pot").open("rb") as pot:
+        return [str(m.id) for m in read_po(pot) if m.id]
+
+
+def check_overrides(overrides: Mapping[str, str], where: str) -> None:
+    """A `[labels]` key must be a message the templates use; the nearest one is suggested."""
+    known = known_messages()
+    for key in overrides:
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"labels: no label {key!r} in the templates{hint}", path=where)
+
+
+def locale_of(language: str) -> str:
+    """A Babel locale for the config's language tag ("pt-BR" → "pt_BR"; unknown → "en")."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(language.replace("-", "_")))
+    except (UnknownLocaleError, ValueError):
+        return "en"
+
+
+def date_label(date: dt.date, language: str) -> str:
+    """The issue's date as the language writes it in full: "24 novembre 2025"."""
+    from babel.dates import format_date
+
+    return str(format_date(date, format="long", locale=locale_of(language)))
+
+
+def number_label(number: int, language: str) -> str:
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(number, locale=locale_of(language)))
+
+
+def labels_for(config: Config) -> Labels:
+    """The newsletter's words: its language's catalog, its `[labels]` over it (checked)."""
+    where = str(config.path) if config.path else "digest.toml"
+    check_overrides(config.labels, where)
+    return Labels(config.newsletter.language, config.labels)
