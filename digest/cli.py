@@ -17,13 +17,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 import digest
 from digest.errors import ConfigError, DigestError, ExitCode
-from digest.models import SuppressionReason, Unconfirmed
 
 # Nothing heavy is imported here: `digest --help`, `--version`, a typo and every completion
 # keystroke load this module. Each command imports the stages it runs when it runs (below), so
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 
     from digest.build import Built
     from digest.config import Config
-    from digest.models import Selection
+    from digest.models import Selection, Unconfirmed
     from digest.send import SendReport
 
 app = typer.Typer(
@@ -418,8 +417,20 @@ def _report_send(settings: Config, report: SendReport) -> None:
     report.raise_if_incomplete()
 
 
+# Choices as Literal types, not the library's enums: `digest --help` and completion must not load
+# the models (a test keeps the two lists the same).
+UnconfirmedChoice = Literal["resend", "skip"]
+ReasonChoice = Literal["unsubscribed", "hard_bounce", "soft_bounces", "complaint", "manual", "imported"]
+
+
+def _unconfirmed(choice: UnconfirmedChoice | None) -> Unconfirmed | None:
+    from digest.models import Unconfirmed
+
+    return Unconfirmed(choice) if choice else None
+
+
 UnconfirmedOption = Annotated[
-    Unconfirmed | None,
+    UnconfirmedChoice | None,
     typer.Option(
         "--unconfirmed",
         metavar="resend|skip",
@@ -475,7 +486,7 @@ def send(
                     issue,
                     now=now,
                     env=os.environ,
-                    unconfirmed=unconfirmed,
+                    unconfirmed=_unconfirmed(unconfirmed),
                     progress=progress,
                 )
             _report_send(settings, report)
@@ -502,7 +513,7 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
                 out_dir=output_dir(settings, cwd),
                 state_dir=state_dir(settings, cwd),
                 env=os.environ,
-                unconfirmed=unconfirmed,
+                unconfirmed=_unconfirmed(unconfirmed),
                 on_built=_report_build,
                 progress=progress,
             )
@@ -754,8 +765,9 @@ def subscribers_suppress(
     addresses: Addresses,
     config: ConfigOption = None,
     reason: Annotated[
-        SuppressionReason, typer.Option("--reason", metavar="REASON", help="Why they are never to be mailed.")
-    ] = SuppressionReason.MANUAL,
+        ReasonChoice,
+        typer.Option("--reason", metavar="REASON", help="Why: unsubscribed, complaint, manual, …"),
+    ] = "manual",
     note: Annotated[
         str, typer.Option("--note", metavar="TEXT", help="A note kept with the suppression.")
     ] = "",
@@ -765,10 +777,12 @@ def subscribers_suppress(
     Example: digest subscribers suppress someone@example.org --reason unsubscribed --note "asked by phone"
     """
     from digest.feedback import suppress
+    from digest.models import SuppressionReason
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        new = suppress(_state_dir(settings), addresses, reason, now=dt.datetime.now(dt.UTC), note=note)
+        why = SuppressionReason(reason)
+        new = suppress(_state_dir(settings), addresses, why, now=dt.datetime.now(dt.UTC), note=note)
         typer.echo(f"digest: {new} suppressed, {len(addresses) - new} already were")
 
 

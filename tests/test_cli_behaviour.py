@@ -96,3 +96,25 @@ def test_tables_follow_the_terminal_width(tmp_path: Path, newsletter: Path, colu
     piped = run_digest("history", "--config", config, cwd=tmp_path)  # no COLUMNS, not a terminal
     assert max(len(line) for line in piped.stdout.splitlines()) > 60  # a whole row a line
     assert shutil.which("true")  # POSIX, as the README says
+
+
+def test_the_clis_choices_are_the_librarys() -> None:
+    """The CLI spells its choices out (loading the models would slow every --help): the same lists."""
+    from typing import get_args
+
+    from digest.cli import ReasonChoice, UnconfirmedChoice
+    from digest.models import SuppressionReason, Unconfirmed
+
+    assert get_args(ReasonChoice) == tuple(r.value for r in SuppressionReason)
+    assert get_args(UnconfirmedChoice) == tuple(u.value for u in Unconfirmed)
+
+
+def test_help_loads_no_stage(tmp_path: Path) -> None:
+    """`digest --help` imports neither the models, the config schema (pydantic) nor rich."""
+    code = (
+        "import sys; from digest.cli import main; sys.argv = ['digest', '--help']\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m in ('digest.models', 'digest.config', 'pydantic', 'rich')))"
+    )
+    result = run_digest("-c", code, cwd=tmp_path, entry=())
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
