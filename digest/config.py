@@ -31,8 +31,10 @@ DEFAULT_STATE = ".digest"
 
 class _Section(BaseModel):
     # strict: a TOML string "5" where a number belongs is a mistake worth naming,
-    # not something to coerce silently; forbid: a misspelt key must not be ignored.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # not something to coerce silently; forbid: a misspelt key must not be ignored;
+    # defer_build: the schema is built once, for the whole Config, when the first file is read,
+    # not for every section as the module loads (`digest --help` never reads one).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")]
