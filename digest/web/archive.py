@@ -18,6 +18,7 @@ from xml.etree import ElementTree as ET
 from digest import __version__, issue_folder
 from digest.config import Config, user_templates
 from digest.models import IssueSummary, issue_moment
+from digest.render.labels import date_label, labels_for, number_label
 from digest.render.templates import environment
 from digest.state import past_issues
 
@@ -35,19 +36,25 @@ class Entry:
     slug: str
     subject: str
     html: str
-
-    @property
-    def date_label(self) -> str:
-        return f"{self.date.day} {self.date:%B %Y}"
+    date_label: str  # in the newsletter's language
+    number_label: str
 
     @property
     def moment(self) -> str:
         return issue_moment(self.date).isoformat()
 
 
-def _entries(rows: list[IssueSummary]) -> list[Entry]:
+def _entries(rows: list[IssueSummary], language: str) -> list[Entry]:
     return [
-        Entry(row.number, row.date, row.date.isoformat(), row.subject, issue_folder.read_page(row.folder))
+        Entry(
+            row.number,
+            row.date,
+            row.date.isoformat(),
+            row.subject,
+            issue_folder.read_page(row.folder),
+            date_label(row.date, language),
+            number_label(row.number, language),
+        )
         for row in rows
     ]
 
@@ -126,8 +133,8 @@ def write_archive(config: Config, state_dir: Path, out: Path) -> Path:
 
 def build_archive(config: Config, rows: list[IssueSummary], out: Path) -> Path:
     """The whole archive, written whole (a temporary folder renamed into place)."""
-    entries = _entries(rows)
-    env = environment(user_templates(config))
+    entries = _entries(rows, config.newsletter.language)
+    env = environment(user_templates(config), labels_for(config))
     index = env.get_template(INDEX_TEMPLATE).render(
         newsletter=config.newsletter, theme=config.theme, issues=entries
     )
