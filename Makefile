@@ -51,7 +51,7 @@ golden: $(STAMP)
 # The templates' words: extract them into templates/locale/digest.pot, and bring every language's
 # catalog up to date (new messages arrive empty, and a test fails until they are translated).
 catalogs: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -o templates/locale/digest.pot --no-location --omit-header --sort-output -k _ .
+	$(BIN)/pybabel extract -F templates/locale/babel.cfg -o templates/locale/digest.pot --no-location --omit-header --sort-output -k _ .
 	$(BIN)/pybabel update -i templates/locale/digest.pot -d templates/locale -D digest --no-wrap --ignore-obsolete
 
 # Debian's Chromium for the browser tests and screenshots (never a browser download of its own).
