@@ -932,6 +932,9 @@ def _print_explanation(selection: Selection) -> None:
 
 
 def main() -> None:
+    # pydantic looks for plugins (logfire and the like) by scanning every installed package's
+    # metadata at the first model; in digest's own process there is nothing for them to observe.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app(prog_name="digest")
 
 

@@ -14,7 +14,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from w3lib.url import canonicalize_url
+
+def canonicalize_url(url: str) -> str:
+    from w3lib.url import canonicalize_url as canonical  # only when there are page views to match
+
+    return str(canonical(url))
 
 
 def _host(url: str) -> str:

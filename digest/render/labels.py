@@ -39,7 +39,7 @@ def _catalog(language: str) -> gettext.NullTranslations:
     from babel.messages.pofile import read_po
 
     path = catalog_dir() / _primary(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not path.is_file():
+    if _primary(language) == "en" or not path.is_file():  # English is the messages themselves
         return gettext.NullTranslations()
     with path.open("rb") as po:
         catalog = read_po(po, locale=_primary(language))
@@ -79,6 +79,8 @@ def known_messages() -> list[str]:
 
 def check_overrides(overrides: Mapping[str, str], where: str) -> None:
     """A `[labels]` key must be a message the templates use; the nearest one is suggested."""
+    if not overrides:
+        return
     known = known_messages()
     for key in overrides:
         if key not in known:
