@@ -118,3 +118,19 @@ def test_help_loads_no_stage(tmp_path: Path) -> None:
     )
     result = run_digest("-c", code, cwd=tmp_path, entry=())
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
+def test_every_commands_help_ends_with_an_example(cli: Cli) -> None:
+    import typer
+
+    from digest.cli import app
+
+    group = typer.main.get_command(app)
+    paths = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        paths += [[name, sub] for sub in subcommands] if subcommands else [[name]]
+    assert len(paths) > 10
+    for path in paths:
+        shown = cli(*path, "-h").stdout
+        assert "Example: digest " + path[0] in shown, f"digest {' '.join(path)} -h has no example"
