@@ -44,6 +44,7 @@ def test_a_feed_is_fetched_with_our_user_agent(http_server: HttpServer) -> None:
     assert (fetched.etag, fetched.last_modified) == ('"x"', "Mon, 24 Nov 2025")
     headers = http_server.requests[0][1]
     assert headers["User-Agent"] == USER_AGENT
+    assert USER_AGENT.startswith("newsletter-digest/")  # the distribution's name, not another tool's
     assert "application/rss+xml" in headers["Accept"]
 
 

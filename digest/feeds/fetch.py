@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"{DISTRIBUTION}/{__version__} (+https://pypi.org/project/{DISTRIBUTION}/)"
+# The distribution and version: a feed host can tell our requests apart, and which release sent them.
+USER_AGENT = f"{DISTRIBUTION}/{__version__} (newsletter digest; feed reader)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, text/x-opml;q=0.8, */*;q=0.5"
