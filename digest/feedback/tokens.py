@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from email.message import Message
 from email.utils import getaddresses
+from functools import cache
 from urllib.parse import unquote, urlsplit
 
 from digest.send.personalize import token
@@ -36,6 +37,7 @@ class Tokens:
         return self._owners.get(found.lower())
 
 
+@cache  # one template a run, asked for every message
 def address_pattern(template: str) -> re.Pattern[str]:
     """An address with `{token}` (or `{email}`) in it as a pattern; without one, the address
     also matches with a +tag ("leave@x.org" matches "leave+anything@x.org")."""
