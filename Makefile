@@ -52,7 +52,7 @@ golden: $(STAMP)
 # catalog up to date (new messages arrive empty, and a test fails until they are translated).
 catalogs: $(STAMP)
 	$(BIN)/pybabel extract -F templates/locale/babel.cfg -o templates/locale/digest.pot --no-location --omit-header --sort-output -k _ .
-	$(BIN)/pybabel update -i templates/locale/digest.pot -d templates/locale -D digest --no-wrap --ignore-obsolete
+	$(BIN)/pybabel update -i templates/locale/digest.pot -d templates/locale -D digest --no-wrap --ignore-obsolete --ignore-pot-creation-date
 
 # Debian's Chromium for the browser tests and screenshots (never a browser download of its own).
 /usr/bin/chromium:
