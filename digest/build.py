@@ -22,7 +22,7 @@ from digest.analytics import Coverage, PageViews, Site, coverage, page_views, re
 from digest.analytics.api import fetch_api, is_api
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
-from digest.errors import ConfigError, NothingNewError, SourceError
+from digest.errors import ConfigError, NothingNewError, SourceError, read_input_bytes
 from digest.feeds import Limits, Loaded, Source, load_sources, merge_duplicates
 from digest.feeds.load import RawFeed
 from digest.models import (
@@ -51,7 +51,7 @@ from digest.selection import (
     combine,
     drop_last,
     issue_window,
-    load_picks,
+    picks_from,
     select,
 )
 from digest.snapshot import Snapshot, pack, unpack
@@ -171,8 +171,8 @@ def read_inputs(
     from_file, picks_file = NO_PICKS, None
     if chosen.picks:
         path = Path(config.resolve(chosen.picks))
-        from_file = load_picks(path, chosen.picks)
-        picks_file = (chosen.picks, path.read_bytes())
+        raw = read_input_bytes(path, chosen.picks, "picks file")  # read once: used and kept
+        from_file, picks_file = picks_from(raw, path, chosen.picks), (chosen.picks, raw)
     picks = combine(from_file, lead=chosen.lead, editors_choice=chosen.editors_choice_picks)
     return Inputs(
         merge_duplicates(loaded.feeds),

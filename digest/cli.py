@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
+import inspect
 import io
 import json
 import os
@@ -96,8 +98,6 @@ def _verbosity(verbose: int, quiet: bool) -> None:
 def _with_verbosity(function: Callable[..., Any]) -> Callable[..., Any]:
     """The command with -v/--verbose and -q/--quiet added to its own options, so that they work
     after the command's name like every other option (`digest build -q`)."""
-    import functools
-    import inspect
 
     @functools.wraps(function)
     def command(*args: Any, verbose: int = 0, quiet: bool = False, **kwargs: Any) -> Any:
@@ -520,13 +520,14 @@ def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> N
         _report_send(settings, report)
 
 
+PortOption = Annotated[int, typer.Option("--port", "-p", metavar="N", help="The port (0: any free one).")]
+
+
 @app.command(short_help="Preview the issue live in a browser.")
 @_with_verbosity
 def preview(
     config: ConfigOption = None,
-    port: Annotated[
-        int, typer.Option("--port", "-p", metavar="N", help="The port (0: any free one).")
-    ] = 8025,
+    port: PortOption = 8025,
     host: Annotated[
         str,
         typer.Option(
@@ -709,9 +710,7 @@ def _read_feedback(settings: Config) -> bool:
 @_with_verbosity
 def unsubscribe_server(
     config: ConfigOption = None,
-    port: Annotated[
-        int, typer.Option("--port", "-p", metavar="N", help="The port (0: any free one).")
-    ] = 8026,
+    port: PortOption = 8026,
     host: Annotated[
         str,
         typer.Option(

@@ -90,12 +90,25 @@ class OutputError(DigestError):
     exit_code = ExitCode.RENDER
 
 
-def read_input(path: Path, label: str, what: str) -> str:
-    """The text of an input file the editor keeps (analytics, picks, subscribers): a missing or
+def read_input_bytes(path: Path, label: str, what: str) -> bytes:
+    """The bytes of an input file the editor keeps (analytics, picks, subscribers): a missing or
     unreadable one is an `InputError` that names it."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{what} not found", path=label) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise InputError(f"cannot read the {what}: {error}", path=label) from None
+
+
+def decode_input(data: bytes, label: str, what: str) -> str:
+    """An input file's text (UTF-8, a byte-order mark or not)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read the {what}: {error}", path=label) from None
+
+
+def read_input(path: Path, label: str, what: str) -> str:
+    """The text of an input file the editor keeps, read as `read_input_bytes` reads it."""
+    return decode_input(read_input_bytes(path, label, what), label, what)

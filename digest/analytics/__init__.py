@@ -13,7 +13,7 @@ from pathlib import Path
 from digest.analytics.coverage import Coverage, coverage
 from digest.analytics.formats import Export, Format, read_export
 from digest.analytics.pages import PageViews, Site
-from digest.errors import InputError
+from digest.errors import read_input_bytes
 
 __all__ = [
     "Coverage",
@@ -31,15 +31,7 @@ __all__ = [
 
 def read_exports(files: Sequence[tuple[Path, str]]) -> list[tuple[str, bytes]]:
     """Each export's bytes, by label ((path, label) each)."""
-    exports = []
-    for path, label in files:
-        try:
-            exports.append((label, path.read_bytes()))
-        except FileNotFoundError:
-            raise InputError("analytics file not found", path=label) from None
-        except OSError as error:
-            raise InputError(f"cannot read the analytics file: {error.strerror}", path=label) from None
-    return exports
+    return [(label, read_input_bytes(path, label, "analytics file")) for path, label in files]
 
 
 def page_views(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from digest.analytics.pages import PageViews
 
@@ -37,13 +36,13 @@ class Coverage:
         }
 
 
-def _why_none(views: PageViews, urls: Sequence[str]) -> str:
+def _why_none(views: PageViews, keys: Sequence[str | None]) -> str:
     if not views.rows:
         return "the export has no rows"
     if views.unresolved == views.rows:
         return "its pages are paths and newsletter.url is not set to resolve them against"
     theirs = {key.split("/", 1)[0] for key in views.views}
-    ours = {(urlsplit(u).hostname or "").removeprefix("www.") for u in urls}
+    ours = {key.split("/", 1)[0] for key in keys if key is not None}
     if theirs and not theirs & ours:
         shown = ", ".join(sorted(theirs)[:3])
         return f"its pages are on {shown}, the stories on {', '.join(sorted(ours)[:3])} (sources.site_urls?)"
@@ -52,12 +51,13 @@ def _why_none(views: PageViews, urls: Sequence[str]) -> str:
 
 def coverage(views: PageViews, urls: Sequence[str], window: tuple[dt.date, dt.date]) -> Coverage:
     """What `views` did for the stories at `urls`, the candidates of an issue covering `window`."""
-    keys = {key for url in urls if (key := views.site.key(url)) is not None}
-    matched = sum(1 for url in urls if url in views)
-    other = views.unresolved + sum(n for key, n in views.rows_by_page.items() if key not in keys)
+    keys = [views.site.key(url) for url in urls]  # each candidate's page, worked out once
+    matched = sum(1 for key in keys if key is not None and key in views.views)
+    ours = set(keys)
+    other = views.unresolved + sum(n for key, n in views.rows_by_page.items() if key not in ours)
     warnings = []
     if urls and views.rows and not matched:
-        warnings.append(f"analytics: no story got page views: {_why_none(views, urls)}")
+        warnings.append(f"analytics: no story got page views: {_why_none(views, keys)}")
     for label, start, end in views.periods:
         if end < window[0] or start > window[1]:
             warnings.append(

@@ -10,7 +10,7 @@ Percent-encoding, IDN hosts and the like are normalised by w3lib (Scrapy's URL l
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -82,7 +82,3 @@ class PageViews(Mapping[str, int]):
 
     def __len__(self) -> int:
         return len(self.views)
-
-    def matched(self, urls: Iterable[str]) -> int:
-        """How many of `urls` have page views."""
-        return sum(1 for url in urls if url in self)

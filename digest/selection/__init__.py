@@ -6,7 +6,7 @@ explain turns the decisions into the `--explain` table.
 """
 
 from digest.selection.explain import EXPLAIN_COLUMNS, explain_rows
-from digest.selection.picks import NO_PICKS, Picks, combine, load_picks
+from digest.selection.picks import NO_PICKS, Picks, combine, load_picks, picks_from
 from digest.selection.select import FIRST_ISSUE, Choice, drop_last, issue_window, select
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "explain_rows",
     "issue_window",
     "load_picks",
+    "picks_from",
     "select",
 ]

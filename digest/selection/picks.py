@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.errors import InputError, read_input
+from digest.errors import InputError, decode_input, read_input_bytes
 
 _KEYS = {"lead", "editors_choice"}
 
@@ -46,8 +46,12 @@ def _parse(text: str, path: Path, label: str) -> Any:
 
 
 def load_picks(path: Path, label: str) -> Picks:
-    text = read_input(path, label, "picks file")
-    data = _parse(text, path, label)
+    return picks_from(read_input_bytes(path, label, "picks file"), path, label)
+
+
+def picks_from(raw: bytes, path: Path, label: str) -> Picks:
+    """The picks in a picks file's bytes (`path` says TOML or YAML)."""
+    data = _parse(decode_input(raw, label, "picks file"), path, label)
     if not isinstance(data, dict):
         raise InputError("expected 'lead' and 'editors_choice' keys", path=label)
     unknown = sorted(set(data) - _KEYS)
