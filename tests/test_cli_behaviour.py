@@ -120,6 +120,20 @@ def test_help_loads_no_stage(tmp_path: Path) -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
 
 
+def test_a_build_of_local_feeds_loads_nothing_it_does_not_use(tmp_path: Path) -> None:
+    """No HTTP client, event loop or encoding guesser for local files; the email is the same."""
+    unused = ("requests", "chardet", "asyncio", "httpx")
+    code = (
+        "import sys; from digest.cli import main; sys.argv = ['digest', 'build', '-q', '--out', 'out']\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        f"print(sorted(m for m in {unused!r} if type(sys.modules.get(m)).__name__ == 'module'))"
+    )
+    result = run_digest("-c", code, cwd=tmp_path, entry=())
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+    html = next((tmp_path / "out").glob("*/index.html")).read_text(encoding="utf-8")
+    assert 'style="' in html  # premailer still inlined the CSS without its requests
+
+
 def test_every_commands_help_ends_with_an_example(cli: Cli) -> None:
     import typer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import SourceError
-from digest.feeds.fetch import USER_AGENT, Fetched, Limits, client, fetch, gunzip, read_file
+from digest.feeds.fetch import Fetched, Limits, client, fetch, gunzip, read_file, user_agent
 
 from .conftest import SAMPLE, HttpServer, Route
 
@@ -43,8 +43,8 @@ def test_a_feed_is_fetched_with_our_user_agent(http_server: HttpServer) -> None:
     assert fetched.body == FEED
     assert (fetched.etag, fetched.last_modified) == ('"x"', "Mon, 24 Nov 2025")
     headers = http_server.requests[0][1]
-    assert headers["User-Agent"] == USER_AGENT
-    assert USER_AGENT.startswith("newsletter-digest/")  # the distribution's name, not another tool's
+    assert headers["User-Agent"] == user_agent()
+    assert user_agent().startswith("newsletter-digest/")  # the distribution's name, not another tool's
     assert "application/rss+xml" in headers["Accept"]
 
 

@@ -8,8 +8,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-import feedparser
-
+from digest import defer_import
 from digest.errors import SourceError
 from digest.feeds.fetch import Limits, gunzip, is_gzip
 from digest.feeds.jsonfeed import looks_like_json, parse_json_feed
@@ -78,6 +77,9 @@ def parse_document(data: bytes, label: str, base: str, limits: Limits) -> dict[s
         return parse_json_feed(data, label)
     if looks_like_opml(data):
         return read_opml(data, label)
+    defer_import("chardet")  # feedparser's encoding guesser: only for a feed whose encoding fails
+    import feedparser  # here: a build whose feeds are JSON Feeds or answered 304 never loads it
+
     # Bytes, never a URL or a path: feedparser must not fetch or open anything itself.
     parsed: dict[str, Any] = feedparser.parse(
         data, response_headers={"content-location": base} if base else {}

@@ -8,35 +8,18 @@ the markers filled for nobody in particular give the generic files.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from digest import defer_import
 from digest.render.markers import Fill, fill_html, fill_text
 from digest.render.mergetags import Protected
 
 Step = Callable[[str], str]
 
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>\s*", re.IGNORECASE)
-
-
-def _import_lazily(name: str) -> None:
-    """Register `name` as a module loaded on its first use (importlib's LazyLoader recipe).
-    premailer imports requests, a sixth of a cold build, to fetch remote stylesheets, which
-    digest never lets it do (allow_network=False): so it is never loaded at all."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
 
 
 def inline_css(html: str) -> str:
@@ -55,7 +38,7 @@ def inline_css(html: str) -> str:
     """
     import cssutils
 
-    _import_lazily("requests")
+    defer_import("requests")  # premailer's, for remote stylesheets, which allow_network=False forbids
     from premailer import Premailer  # lxml and cssutils with it: only when an email is rendered
 
     if cssutils.profile.knownNames:
