@@ -8,7 +8,7 @@ This is the only stage that reads feeds or touches the network.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -145,16 +145,13 @@ def _load_round(
     return [_read_local(s, limits, reuse) for s in sources]
 
 
-def _load_all(
-    sources: Sequence[Source],
-    limits: Limits,
-    state: State | None,
-    transport: httpx.AsyncBaseTransport | None,
-    reuse: Mapping[str, Feed],
+def _with_listed(
+    sources: Sequence[Source], load_round: Callable[[Sequence[Source]], list[_Result]]
 ) -> list[_Result]:
-    first = _load_round(sources, limits, state, transport, reuse)
+    """The sources, then the feeds their OPML lists name, each after its list."""
+    first = load_round(sources)
     listed = [Source(sub.url, sub.url, via=r.source.label) for r in first for sub in r.subscriptions]
-    second = _load_round(listed, limits, state, transport, reuse) if listed else []
+    second = load_round(listed) if listed else []
     # A list inside a list is not followed: one level keeps the fan-out bounded.
     second = [_Result(r.source, error=NESTED_LIST) if r.subscriptions else r for r in second]
     results: list[_Result] = []
@@ -189,7 +186,7 @@ def load_sources(
 
     `reuse`: feeds already read, by location, taken as they are (the preview's URL feeds).
     """
-    results = _load_all(sources, limits, state, transport, reuse or {})
+    results = _with_listed(sources, lambda batch: _load_round(batch, limits, state, transport, reuse or {}))
     if state:  # written here, in one thread, once every fetch is done
         for result in results:
             if result.feed and result.validators and any(result.validators):
