@@ -74,6 +74,34 @@ def test_an_unknown_label_is_a_config_error_with_the_nearest(sample_config: Conf
     )
 
 
+def test_a_compiled_catalog_is_kept_and_an_edited_one_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is keyed by the catalog's bytes: an edit shows at once, an unchanged catalog is
+    not compiled again (Babel is not even loaded)."""
+    import gettext
+    import io
+    import sys
+
+    from digest.render.labels import _compiled
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    po = tmp_path / "digest.po"
+    entry = 'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Popular"\nmsgstr "{}"\n'
+    po.write_text(entry.format("Les plus lus"), encoding="utf-8")
+
+    def popular() -> str:
+        return gettext.GNUTranslations(io.BytesIO(_compiled(po, "fr"))).gettext("Popular")
+
+    assert popular() == "Les plus lus"
+    assert len(list((tmp_path / "cache" / "digest" / "catalogs").glob("fr-*.mo"))) == 1
+    monkeypatch.setitem(sys.modules, "babel.messages.pofile", None)  # importing it now fails
+    assert popular() == "Les plus lus"  # from the cache
+    monkeypatch.delitem(sys.modules, "babel.messages.pofile")
+    po.write_text(entry.format("Populaires"), encoding="utf-8")
+    assert popular() == "Populaires"
+
+
 def test_labels_come_from_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
     config.write_text('[labels]\n"Editor\'s choice" = "Our picks"\n')

@@ -10,7 +10,6 @@ loses its power to open a merge tag or a template expression.
 from __future__ import annotations
 
 import gettext
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from markupsafe import Markup
 from digest.errors import RenderError
 from digest.render.mergetags import neutralize
 from digest.render.plaintext import FILTERS as TEXT_FILTERS
-from digest.resources import templates_dir
+from digest.resources import cache_dir, templates_dir
 
 
 def _autoescape(name: str | None) -> bool:
@@ -43,13 +42,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     email's templates was a sixth of a cold build. Jinja checks each entry against its template's
     source and this Python's version, so an edited template is compiled again. None where no
     cache folder can be made: the templates are compiled every time, as before."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(base) / "digest" / "templates"
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
+    folder = cache_dir("templates")
+    return jinja2.FileSystemBytecodeCache(str(folder)) if folder else None
 
 
 def environment(
