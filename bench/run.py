@@ -38,7 +38,7 @@ from digest.build import build, compose_issue, read_inputs
 from digest.config import load_config
 from digest.models import issue_moment
 from digest.render.issue import mjml_to_html
-from digest.render.postprocess import inline_css
+from digest.render.postprocess import inline_css, take_inline_styles
 from digest.resources import sample_dir
 from digest.selection.select import issue_window, select
 
@@ -81,9 +81,10 @@ def sample_issue() -> None:
         )
     )
     compose_ms, _ = timed(lambda: compose_issue(inputs, config, now))
-    source = built.issue.rendered.mjml  # the MJML the templates produced for this issue
+    # The MJML the templates produced for this issue, its inline styles apart as a build takes them
+    source, css = take_inline_styles(built.issue.rendered.mjml)
     mjml_ms, raw_html = timed(lambda: mjml_to_html(source))
-    inline_ms, _ = timed(lambda: inline_css(raw_html))
+    inline_ms, _ = timed(lambda: inline_css(raw_html, css))
 
     rows = [
         ("warm build, whole pipeline (write included)", whole),

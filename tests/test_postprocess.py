@@ -4,24 +4,53 @@ from __future__ import annotations
 
 from digest.render.markers import GREETING, UNSUBSCRIBE, Fill, fill_html, fill_text, generic_url
 from digest.render.mergetags import Protected
-from digest.render.postprocess import ensure_doctype, finish_html, finish_text, html_steps, inline_css
+from digest.render.postprocess import (
+    ensure_doctype,
+    finish_html,
+    finish_text,
+    html_steps,
+    inline_css,
+    take_inline_styles,
+)
 
 PAGE = (
-    "<!doctype html><html><head><style>a{{color:red}}</style></head><body>"
-    '<p>{greeting}</p><a href="{link}">unsubscribe</a></body></html>'
+    '<!doctype html><html><head></head><body><p>{greeting}</p><a href="{link}">unsubscribe</a></body></html>'
 )
 
 
 def test_inline_css_keeps_important_in_media_rules_and_image_widths() -> None:
     html = (
-        "<html><head><style>p{color:red} @media (max-width:10px){p{color:blue !important}}</style>"
-        '</head><body><p>x</p><img src="https://a.example/i.png" width="550" style="width:100%"'
+        '<html><head></head><body><p>x</p><img src="https://a.example/i.png" width="550" style="width:100%"'
         ' alt="i"></body></html>'
     )
-    out = inline_css(html)
+    out = inline_css(html, "p{color:red} @media (max-width:10px){p{color:blue !important}}")
     assert 'style="color:red"' in out
-    assert "color:blue !important" in out
+    assert "color: blue !important" in out.split("</head>")[0]  # what cannot be inlined: <head>
     assert 'width="550"' in out
+
+
+def test_only_the_templates_inline_styles_are_inlined() -> None:
+    """As the mjml CLI does: `<mj-style inline="inline">` onto the elements; any other style, the
+    template's or MJML's own resets, stays in <head> as written, Outlook's comments included."""
+    mjml = (
+        '<mjml><mj-head><mj-style inline="inline">p { color: red; }</mj-style>'
+        "<mj-style>td { color: green; }</mj-style></mj-head><mj-body/></mjml>"
+    )
+    rest, css = take_inline_styles(mjml)
+    assert css == "p { color: red; }"
+    assert rest == "<mjml><mj-head><mj-style>td { color: green; }</mj-style></mj-head><mj-body/></mjml>"
+    html = (
+        '<html><head><style media="screen and (min-width:480px)">td { width: 1px; }</style>'
+        "<style>td { color: green; }</style><!--[if mso]><style>p { margin: 0; }</style>"
+        "<![endif]--></head><body><table><tr><td><p>x</p></td></tr></table></body></html>"
+    )
+    out = inline_css(html, css)
+    assert '<p style="color:red">' in out and "<td>" in out  # the <head> style is not inlined
+    assert "<style>td { color: green; }</style>" in out
+    assert '<style media="screen and (min-width:480px)">td { width: 1px; }</style>' in out
+    assert "<!--[if mso]><style>p { margin: 0; }</style><![endif]-->" in out
+    assert "data-premailer" not in out
+    assert inline_css(html, "") == html  # no inline styles: premailer is not run at all
 
 
 def test_ensure_doctype_replaces_any_existing_one() -> None:
@@ -58,12 +87,13 @@ def test_the_generic_link_leaves_out_the_personal_parameters() -> None:
 def test_the_steps_run_in_order_and_a_merge_tag_survives_premailer() -> None:
     protected = Protected()
     tag = protected.placeholder("{{ unsubscribe_url }}")  # premailer would percent-encode its spaces
-    assert [step.__name__ for step in html_steps(protected)] == [
-        "inline_css",
+    assert [step.__name__ for step in html_steps(protected, "a{color:red}")] == [
+        "inline",
         "ensure_doctype",
         "restore_html",
     ]
-    finished = finish_html(PAGE.format(greeting=GREETING, link=tag), protected, Fill("Dear reader,", None))
+    page = PAGE.format(greeting=GREETING, link=tag)
+    finished = finish_html(page, "a{color:red}", protected, Fill("Dear reader,", None))
     assert finished.personal.startswith("<!doctype html>\n")
     assert 'href="{{ unsubscribe_url }}"' in finished.personal and 'style="color:red"' in finished.personal
     assert GREETING in finished.personal  # the personal part keeps its markers for digest send

@@ -21,7 +21,7 @@ from digest.render.context import links, template_context, unsubscribe_url, view
 from digest.render.labels import labels_for
 from digest.render.markers import Fill, generic_url, is_personal
 from digest.render.mergetags import Protected
-from digest.render.postprocess import finish_html, finish_text
+from digest.render.postprocess import finish_html, finish_text, take_inline_styles
 from digest.render.templates import environment, render
 
 EMAIL_TEMPLATE = "email.mjml.j2"
@@ -67,7 +67,8 @@ def render_issue(
     nobody = Fill(
         config.send.greeting_fallback, generic_url(unsubscribe) if unsubscribe and personal else unsubscribe
     )
-    html = finish_html(mjml_to_html(source), protected, nobody)
+    without_inline, css = take_inline_styles(source)
+    html = finish_html(mjml_to_html(without_inline), css, protected, nobody)
     text = finish_text(render(env, TEXT_TEMPLATE, context), protected, nobody)
     return Rendered(
         subject=context["subject"],

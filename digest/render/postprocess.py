@@ -1,7 +1,7 @@
 """What happens to the email after MJML, in order: one list of small steps, each with its tests.
 
-HTML: inline the CSS (premailer) → restore the doctype premailer drops → put the editor's
-merge tags back → fill the markers. Text: put the merge tags back → fill the markers.
+HTML: inline the template's inline styles (premailer) → restore the doctype premailer drops →
+put the editor's merge tags back → fill the markers. Text: put the merge tags back → fill the markers.
 Everything before the markers is the personal part `digest send` fills for each subscriber;
 the markers filled for nobody in particular give the generic files.
 """
@@ -20,13 +20,48 @@ from digest.render.mergetags import Protected
 Step = Callable[[str], str]
 
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>\s*", re.IGNORECASE)
+_MJ_STYLE = re.compile(r"<mj-style\b([^>]*)>(.*?)</mj-style\s*>", re.DOTALL | re.IGNORECASE)
+_INLINE_ATTRIBUTE = re.compile(r"""\binline\s*=\s*["']inline["']""", re.IGNORECASE)
+_COMMENT = re.compile(r"(<!--.*?-->)", re.DOTALL)
+_STYLE_TAG = re.compile(r"<style(?=[\s>])", re.IGNORECASE)
+_IGNORED = '<style data-premailer="ignore"'  # premailer's mark for a style it must not touch
 
 
-def inline_css(html: str) -> str:
-    """Copy CSS rules onto the elements' `style` attributes, for clients that ignore `<style>`.
+def take_inline_styles(mjml: str) -> tuple[str, str]:
+    """MJML's `<mj-style inline="inline">` blocks out of the source, and their CSS.
 
+    MRML writes every mj-style into `<head>`, inline or not; the mjml CLI inlines these and
+    leaves the rest in `<head>`. So they are taken out before MRML and given to premailer alone.
+    """
+    css: list[str] = []
+
+    def take(block: re.Match[str]) -> str:
+        if not _INLINE_ATTRIBUTE.search(block[1]):
+            return block[0]
+        css.append(block[2].strip())
+        return ""
+
+    return _MJ_STYLE.sub(take, mjml), "\n".join(css)
+
+
+def _leave_alone(html: str) -> str:
+    """Every `<style>` element marked for premailer to skip: MRML's resets and the template's
+    `<head>` styles stay where they are, untouched. Conditional comments (Outlook's) are not
+    elements to premailer and stay as written."""
+    parts = _COMMENT.split(html)
+    parts[::2] = [_STYLE_TAG.sub(_IGNORED, part) for part in parts[::2]]
+    return "".join(parts)
+
+
+def inline_css(html: str, css: str) -> str:
+    """Copy `css` (the template's inline styles) onto the elements' `style` attributes, for
+    clients that ignore `<style>`. No inline styles, no premailer.
+
+    - only `css` is inlined, as the mjml CLI does: MRML's resets (`table, td {...}`, `p {...}`)
+      onto every cell made the email a seventh larger and the inlining a fifth slower, for clients
+      that read them from `<head>` anyway; rules that cannot be inlined (`@media`, `:hover`)
+      go into `<head>`;
     - allow_network=False: never fetch a `<link>` stylesheet (rendering stays offline);
-    - keep_style_tags: `@media` rules (mobile, dark mode) only work from `<style>`;
     - disable_basic_attributes width/height: premailer would otherwise rewrite MRML's
       `width="550"` on images to `width="100%"`, which Outlook renders at full size;
     - strip_important=False: `!important` is what lets `@media` rules win over inline styles;
@@ -36,6 +71,8 @@ def inline_css(html: str) -> str:
       nobody reads. premailer passes disable_validation to its stylesheet parser but not to its
       style merging, so the profiles themselves are removed; the output is the same bytes.
     """
+    if not css.strip():
+        return html
     import cssutils
 
     defer_import("requests")  # premailer's, for remote stylesheets, which allow_network=False forbids
@@ -44,11 +81,12 @@ def inline_css(html: str) -> str:
     if cssutils.profile.knownNames:
         cssutils.profile.removeProfile(all=True)
 
-    return str(
+    inlined = str(
         Premailer(
-            html,
+            _leave_alone(html),
+            css_text=css,
             allow_network=False,
-            keep_style_tags=True,
+            keep_style_tags=False,
             strip_important=False,
             remove_classes=False,
             disable_basic_attributes=["width", "height"],
@@ -56,6 +94,7 @@ def inline_css(html: str) -> str:
             disable_validation=True,
         ).transform(pretty_print=False)
     )
+    return inlined.replace(_IGNORED, "<style")  # where premailer did not take the mark off itself
 
 
 def ensure_doctype(html: str) -> str:
@@ -77,18 +116,23 @@ def run(document: str, steps: Sequence[Step]) -> str:
     return document
 
 
-def html_steps(protected: Protected) -> tuple[Step, ...]:
+def html_steps(protected: Protected, css: str) -> tuple[Step, ...]:
     """The HTML's steps up to the markers. Order matters: the doctype after premailer, which
     drops it; the merge tags after premailer, which (through lxml) percent-encodes links."""
-    return (inline_css, ensure_doctype, protected.restore_html)
+
+    def inline(html: str) -> str:
+        return inline_css(html, css)
+
+    return (inline, ensure_doctype, protected.restore_html)
 
 
 def text_steps(protected: Protected) -> tuple[Step, ...]:
     return (protected.restore_text,)
 
 
-def finish_html(html: str, protected: Protected, nobody: Fill) -> Finished:
-    personal = run(html, html_steps(protected))
+def finish_html(html: str, css: str, protected: Protected, nobody: Fill) -> Finished:
+    """`css`: the template's inline styles (take_inline_styles)."""
+    personal = run(html, html_steps(protected, css))
     return Finished(personal, fill_html(personal, nobody))
 
 
