@@ -37,7 +37,7 @@ DIGEST = Path(sys.executable).with_name("digest")
 HELP_GOAL, BUILD_GOAL = 1.5, 0.8
 FLOOR = (
     "from digest import defer_import; defer_import('requests'); defer_import('chardet'); "
-    "import typer, typer._adapters, feedparser, jinja2, premailer, babel.dates, mjml"
+    "import typer, feedparser, jinja2, premailer, babel.dates, mjml; from pydantic import TypeAdapter"
 )
 
 
