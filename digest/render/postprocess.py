@@ -32,6 +32,7 @@ def take_inline_styles(mjml: str) -> tuple[str, str]:
 
     MRML writes every mj-style into `<head>`, inline or not; the mjml CLI inlines these and
     leaves the rest in `<head>`. So they are taken out before MRML and given to premailer alone.
+    One inside a comment is left there, as MJML leaves it.
     """
     css: list[str] = []
 
@@ -41,16 +42,20 @@ def take_inline_styles(mjml: str) -> tuple[str, str]:
         css.append(block[2].strip())
         return ""
 
-    return _MJ_STYLE.sub(take, mjml), "\n".join(css)
+    return _outside_comments(mjml, lambda part: _MJ_STYLE.sub(take, part)), "\n".join(css)
+
+
+def _outside_comments(document: str, change: Callable[[str], str]) -> str:
+    parts = _COMMENT.split(document)
+    parts[::2] = [change(part) for part in parts[::2]]
+    return "".join(parts)
 
 
 def _leave_alone(html: str) -> str:
     """Every `<style>` element marked for premailer to skip: MRML's resets and the template's
     `<head>` styles stay where they are, untouched. Conditional comments (Outlook's) are not
     elements to premailer and stay as written."""
-    parts = _COMMENT.split(html)
-    parts[::2] = [_STYLE_TAG.sub(_IGNORED, part) for part in parts[::2]]
-    return "".join(parts)
+    return _outside_comments(html, lambda part: _STYLE_TAG.sub(_IGNORED, part))
 
 
 def inline_css(html: str, css: str) -> str:
