@@ -1,9 +1,9 @@
 """What happens to the email after MJML, in order: one list of small steps, each with its tests.
 
 HTML: inline the template's inline styles (premailer) → restore the doctype premailer drops →
-put the editor's merge tags back → fill the markers. Text: put the merge tags back → fill the markers.
-Everything before the markers is the personal part `digest send` fills for each subscriber;
-the markers filled for nobody in particular give the generic files.
+put the editor's merge tags back → fill the markers. Text: put the merge tags back → fill the
+markers. Everything before the markers is the personal part `digest send` fills for each
+subscriber; the markers filled for nobody in particular give the generic files.
 """
 
 from __future__ import annotations
