@@ -79,70 +79,68 @@ def _from_bytes(
     return _Result(source, feed=feed, validators=validators, data=data)
 
 
-def _read_local(source: Source, limits: Limits, reuse: Mapping[str, Feed]) -> _Result:
-    if source.location in reuse:
-        return _Result(source, feed=reuse[source.location], not_modified=True)
-    try:
-        return _from_bytes(source, read_file(source.location, source.label, limits), "", limits, None)
-    except DigestError as error:
-        return _Result(source, error=error.message)
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """What reading a round of sources needs: the limits, the feed cache (`state`), the HTTP
+    transport (tests) and the feeds already read, by location (the preview's)."""
 
+    limits: Limits
+    state: State | None
+    transport: httpx.AsyncBaseTransport | None
+    reuse: Mapping[str, Feed]
 
-async def _fetch_remote(
-    source: Source, http: httpx.AsyncClient, limits: Limits, state: State | None
-) -> _Result:
-    try:
-        cached = state.cached_feed(source.location) if state else None
-        fetched = await fetch(
-            http,
-            source.location,
-            limits,
-            etag=cached.etag if cached else None,
-            last_modified=cached.last_modified if cached else None,
-        )
-        if fetched.not_modified and cached:
-            return _Result(source, feed=cached.feed, not_modified=True)
-        return _from_bytes(source, fetched.body, fetched.url, limits, (fetched.etag, fetched.last_modified))
-    except DigestError as error:
-        return _Result(source, error=error.message)
+    def round(self, sources: Sequence[Source]) -> list[_Result]:
+        """Files are read one after another; when there are URLs to fetch, everything goes through
+        one event loop and one HTTP client, so feeds download at once. A build of local files
+        never starts a loop (asyncio and httpx: some 40 ms of a cold build)."""
+        if any(self._to_fetch(s) for s in sources):
+            import asyncio
 
+            return asyncio.run(self._fetch_all(sources))
+        return [self._read_local(s) for s in sources]
 
-async def _fetch_all(
-    sources: Sequence[Source],
-    limits: Limits,
-    state: State | None,
-    transport: httpx.AsyncBaseTransport | None,
-    reuse: Mapping[str, Feed],
-) -> list[_Result]:
-    import asyncio
+    def _to_fetch(self, source: Source) -> bool:
+        return is_url(source.location) and source.location not in self.reuse
 
-    slots = asyncio.Semaphore(CONCURRENCY)
-    async with client(limits, transport) as http:
+    def _read_local(self, source: Source) -> _Result:
+        if source.location in self.reuse:
+            return _Result(source, feed=self.reuse[source.location], not_modified=True)
+        try:
+            data = read_file(source.location, source.label, self.limits)
+            return _from_bytes(source, data, "", self.limits, None)
+        except DigestError as error:
+            return _Result(source, error=error.message)
 
-        async def turn(source: Source) -> _Result:
-            if not is_url(source.location) or source.location in reuse:
-                return _read_local(source, limits, reuse)
-            async with slots:
-                return await _fetch_remote(source, http, limits, state)
-
-        return await asyncio.gather(*(turn(s) for s in sources))
-
-
-def _load_round(
-    sources: Sequence[Source],
-    limits: Limits,
-    state: State | None,
-    transport: httpx.AsyncBaseTransport | None,
-    reuse: Mapping[str, Feed],
-) -> list[_Result]:
-    """Files are read one after another; when there are URLs to fetch, everything goes through one
-    event loop and one HTTP client, so feeds download at once. A build of local files never
-    starts a loop (asyncio and httpx: some 40 ms of a cold build)."""
-    if any(is_url(s.location) and s.location not in reuse for s in sources):
+    async def _fetch_all(self, sources: Sequence[Source]) -> list[_Result]:
         import asyncio
 
-        return asyncio.run(_fetch_all(sources, limits, state, transport, reuse))
-    return [_read_local(s, limits, reuse) for s in sources]
+        slots = asyncio.Semaphore(CONCURRENCY)
+        async with client(self.limits, self.transport) as http:
+
+            async def turn(source: Source) -> _Result:
+                if not self._to_fetch(source):
+                    return self._read_local(source)
+                async with slots:
+                    return await self._fetch_remote(source, http)
+
+            return await asyncio.gather(*(turn(s) for s in sources))
+
+    async def _fetch_remote(self, source: Source, http: httpx.AsyncClient) -> _Result:
+        try:
+            cached = self.state.cached_feed(source.location) if self.state else None
+            fetched = await fetch(
+                http,
+                source.location,
+                self.limits,
+                etag=cached.etag if cached else None,
+                last_modified=cached.last_modified if cached else None,
+            )
+            if fetched.not_modified and cached:
+                return _Result(source, feed=cached.feed, not_modified=True)
+            validators = (fetched.etag, fetched.last_modified)
+            return _from_bytes(source, fetched.body, fetched.url, self.limits, validators)
+        except DigestError as error:
+            return _Result(source, error=error.message)
 
 
 def _with_listed(
@@ -186,7 +184,7 @@ def load_sources(
 
     `reuse`: feeds already read, by location, taken as they are (the preview's URL feeds).
     """
-    results = _with_listed(sources, lambda batch: _load_round(batch, limits, state, transport, reuse or {}))
+    results = _with_listed(sources, _Reader(limits, state, transport, reuse or {}).round)
     if state:  # written here, in one thread, once every fetch is done
         for result in results:
             if result.feed and result.validators and any(result.validators):
