@@ -41,13 +41,15 @@ Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")]
 # A CSS font stack: names, quotes, commas and spaces only (it goes into style attributes).
 FontStack = Annotated[str, Field(pattern=r"^[\w\s,'\"-]+$")]
 HttpsUrl = Annotated[str, Field(pattern=r"^https://\S+$")]
+# A BCP 47 language tag, as far as digest needs one: "fr", "pt-BR", "sr-Latn" (also `digest init`).
+LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 
 
 class NewsletterConfig(_Section):
     name: str = "My Newsletter"
     tagline: str = ""
     url: str | None = None
-    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    language: Annotated[str, Field(pattern=rf"^{LANGUAGE_TAG}$")] = "en"
     direction: Literal["ltr", "rtl"] = "ltr"
     logo: HttpsUrl | None = None  # shown in the masthead instead of the name as text
     logo_width: Annotated[int, Field(ge=16, le=600)] = 200

@@ -12,7 +12,7 @@ import re
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
-from digest.config import CONFIG_NAME
+from digest.config import CONFIG_NAME, LANGUAGE_TAG
 from digest.errors import ConfigError
 from digest.issue_folder import write_file
 from digest.resources import sample_dir, starter_dir
@@ -46,7 +46,7 @@ def starter_config(language: str) -> str:
 
 def init_newsletter(folder: Path, now: dt.datetime, language: str = "en") -> list[Path]:
     """Write the scaffold into `folder`; refuses to touch a folder that already has a digest.toml."""
-    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+    if not re.fullmatch(LANGUAGE_TAG, language):
         raise ConfigError(f"--language: not a language tag (fr, de, pt-BR): {language!r}")
     starter, sample = starter_dir(), sample_dir()
     files = {
