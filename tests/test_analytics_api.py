@@ -209,3 +209,13 @@ def test_without_a_token_it_says_which_variable(cli: Cli, newsletter: Path, api:
     result = build(cli, config, newsletter, token=None)
     assert "the analytics API needs a token: set $DIGEST_ANALYTICS_TOKEN" in result.stderr
     assert not api.seen
+
+
+def test_an_answer_past_the_size_cap_is_refused_as_a_feed_would_be(
+    cli: Cli, newsletter: Path, api: Api
+) -> None:
+    api.answer = [{"x": f"/news/{n:06}", "y": n} for n in range(4000)]  # some 120 KB of JSON
+    config = configured(newsletter, f"umami+{api.base}{ADDRESSES['umami']}", "max_bytes = 65536")
+    result = build(cli, config, newsletter)
+    assert result.exit_code == 0, result.output
+    assert "larger than the size cap of 65,536 bytes (sources.max_bytes), refused" in result.stderr

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from digest.config import SourcesConfig
 from digest.errors import SourceError
+from digest.feeds.fetch import too_large
 
 TOOLS = ("plausible", "matomo", "umami")
 
@@ -116,19 +117,18 @@ def fetch_api(
                 raise SourceError(f"the API refused the token (HTTP {answer.status_code})", path=label)
             if answer.status_code >= 400:
                 raise SourceError(f"the API answered HTTP {answer.status_code}", path=label)
-            data = b""
+            data = bytearray()
             for chunk in answer.iter_bytes():
                 data += chunk
                 if len(data) > limits.max_bytes:
-                    raise SourceError(
-                        f"the answer passed the size cap of {limits.max_bytes:,} bytes", path=label
-                    )
+                    raise SourceError(too_large(limits.max_bytes), path=label)
     except httpx.TimeoutException:
         raise SourceError(f"no answer within {limits.timeout:g} s (sources.timeout)", path=label) from None
     except httpx.HTTPError as error:
         raise SourceError(f"cannot reach the API: {type(error).__name__}", path=label) from None
-    _refused_in_body(data, label)
-    return data
+    body = bytes(data)
+    _refused_in_body(body, label)
+    return body
 
 
 def _refused_in_body(data: bytes, label: str) -> None:

@@ -48,8 +48,9 @@ class Fetched:
     not_modified: bool = False
 
 
-def _too_large(limits: Limits) -> str:
-    return f"larger than the size cap of {limits.max_bytes:,} bytes (sources.max_bytes), refused"
+def too_large(max_bytes: int) -> str:
+    """What a feed or an analytics answer past `sources.max_bytes` is told."""
+    return f"larger than the size cap of {max_bytes:,} bytes (sources.max_bytes), refused"
 
 
 def gunzip(data: bytes, label: str, limits: Limits) -> bytes:
@@ -60,7 +61,7 @@ def gunzip(data: bytes, label: str, limits: Limits) -> bytes:
     except zlib.error as error:
         raise SourceError(f"broken gzip data: {error}", path=label) from None
     if len(body) > limits.max_bytes:
-        raise SourceError(_too_large(limits), path=label)
+        raise SourceError(too_large(limits.max_bytes), path=label)
     return body
 
 
@@ -79,7 +80,7 @@ def read_file(path: str, label: str, limits: Limits) -> bytes:
     except OSError as error:
         raise SourceError(f"cannot read: {error.strerror or error}", path=label) from None
     if len(data) > limits.max_bytes:
-        raise SourceError(_too_large(limits), path=label)
+        raise SourceError(too_large(limits.max_bytes), path=label)
     return data
 
 
@@ -154,12 +155,12 @@ async def _get(http: httpx.AsyncClient, url: str, limits: Limits, headers: dict[
         declared = response.headers.get("Content-Length", "")
         encoded = bool(response.headers.get("Content-Encoding"))
         if declared.isdigit() and int(declared) > limits.max_bytes and not encoded:
-            raise SourceError(_too_large(limits), path=url)
+            raise SourceError(too_large(limits.max_bytes), path=url)
         body = bytearray()
         async for chunk in response.aiter_bytes():  # decompressed: the cap also stops gzip bombs
             body += chunk
             if len(body) > limits.max_bytes:
-                raise SourceError(_too_large(limits), path=url)
+                raise SourceError(too_large(limits.max_bytes), path=url)
         return Fetched(
             bytes(body), final, response.headers.get("ETag"), response.headers.get("Last-Modified")
         )
