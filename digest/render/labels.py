@@ -15,13 +15,12 @@ import difflib
 import gettext
 import hashlib
 import io
-import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 from digest.config import Config
-from digest.errors import ConfigError
+from digest.errors import ConfigError, OutputError
 from digest.resources import cache_dir, templates_dir
 
 DOMAIN = "digest"
@@ -55,13 +54,13 @@ def _compiled(po: Path, language: str) -> bytes:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
+    from digest.issue_folder import write_file  # here: issue_folder imports digest.render
+
     compiled = io.BytesIO()
     write_mo(compiled, read_po(io.BytesIO(source), locale=language), use_fuzzy=False)
     if cached:
-        with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
-            partial = cached.with_suffix(f".{os.getpid()}.part")
-            partial.write_bytes(compiled.getvalue())
-            partial.replace(cached)
+        with contextlib.suppress(OutputError):  # a cache that cannot be written is no cache
+            write_file(cached, compiled.getvalue())
     return compiled.getvalue()
 
 
