@@ -70,6 +70,13 @@ def _line(label: str, ours: float, reference: float, goal: float, reference_labe
     print(f"{'  ratio':<48} {ratio:8.2f} ×  (goal ≤ {goal})  {verdict}")
 
 
+def _share(label: str, code: list[str], mjml: list[str], cwd: str) -> None:
+    """`python -c code...` beside the mjml CLI: a part of the cold build, as a ratio to the reference."""
+    ours, reference = _side_by_side([sys.executable, "-c", *code], mjml, 9, cwd)
+    print(f"{'  ' + label:<48} {ours * 1000:8.1f} ms")
+    print(f"{'  ratio to the mjml CLI (measured beside it)':<48} {ours / reference:8.2f} ×")
+
+
 def figures() -> None:
     print("start-up: median of interleaved runs, each in a new process")
     compileall.compile_dir(str(ROOT / "digest"), quiet=1)
@@ -87,31 +94,11 @@ def figures() -> None:
         source = Path(tmp) / "issue.mjml"
         source.write_text(built.issue.rendered.mjml, encoding="utf-8")
         out = Path(tmp) / "out"
-        build_ms, mjml_ms = _side_by_side(
-            [str(DIGEST), "build", "--out", str(out)],
-            [str(MJML), str(source), "-o", str(Path(tmp) / "issue.html")],
-            9,
-            tmp,
-        )
+        mjml = [str(MJML), str(source), "-o", str(Path(tmp) / "issue.html")]
+        build_ms, mjml_ms = _side_by_side([str(DIGEST), "build", "--out", str(out)], mjml, 9, tmp)
         shutil.rmtree(out, ignore_errors=True)
         reference = "mjml CLI, the same MJML alone"
         _line("cold digest build of the sample", build_ms, mjml_ms, BUILD_GOAL, reference)
-        floor_ms, mjml_again_ms = _side_by_side(
-            [sys.executable, "-c", FLOOR],
-            [str(MJML), str(source), "-o", str(Path(tmp) / "issue.html")],
-            9,
-            tmp,
-        )
-        ratio = floor_ms / mjml_again_ms
-        print(f"{'  floor: importing its libraries, nothing else':<48} {floor_ms * 1000:8.1f} ms")
-        print(f"{'  ratio to the mjml CLI (measured beside it)':<48} {ratio:8.2f} ×")
-        parse_ms, mjml_third_ms = _side_by_side(
-            [sys.executable, "-c", PARSE_ONLY, "--out", str(out)],
-            [str(MJML), str(source), "-o", str(Path(tmp) / "issue.html")],
-            9,
-            tmp,
-        )
-        ratio = parse_ms / mjml_third_ms
-        print(f"{'  typer parsing its flags, an empty command':<48} {parse_ms * 1000:8.1f} ms")
-        print(f"{'  ratio to the mjml CLI (measured beside it)':<48} {ratio:8.2f} ×")
+        _share("floor: importing its libraries, nothing else", [FLOOR], mjml, tmp)
+        _share("typer parsing its flags, an empty command", [PARSE_ONLY, "--out", str(out)], mjml, tmp)
     print(f"measured {dt.date.today().isoformat()}")
