@@ -8,7 +8,8 @@
   MJML's authors ship. Beside it, the floor: a new interpreter that only imports the libraries a
   build of the sample needs (typer with the pydantic it loads to parse flags, feedparser, jinja2,
   Babel, premailer, mjml), doing nothing with them; and typer parsing `digest build`'s own flags
-  into a command that does nothing, the CLI framework's share of every build.
+  into a command that does nothing, the CLI framework's share of every build. Both run under
+  the garbage-collector settings of every digest command (`digest.cli.collect_seldom`).
 
 digest's bytecode is compiled first, as installing a wheel does: a checkout run with
 PYTHONDONTWRITEBYTECODE would otherwise compile every module of digest on every run (some 70 ms
@@ -36,18 +37,19 @@ ROOT = Path(__file__).resolve().parents[1]
 MJML = ROOT / "tests" / "node" / "node_modules" / ".bin" / "mjml"
 DIGEST = Path(sys.executable).with_name("digest")
 HELP_GOAL, BUILD_GOAL = 1.5, 0.8
+_AS_DIGEST_RUNS = "from digest.cli import collect_seldom\nwith collect_seldom():\n"
 # typer parsing `digest build`'s own flags (and importing the CLI module that declares them) into
 # a command that does nothing: the part of a cold build that is the CLI framework's, whatever the
 # command then does. typer 0.29 imports pydantic here to coerce the flags.
-PARSE_ONLY = (
-    "import inspect, sys, typer\nfrom digest.cli import build\n"
-    "def nothing(**flags): pass\n"
-    "nothing.__signature__ = inspect.signature(build); "
-    "app = typer.Typer(); app.command()(nothing); app(sys.argv[1:])"
+PARSE_ONLY = _AS_DIGEST_RUNS + (
+    "    import inspect, sys, typer\n    from digest.cli import build\n"
+    "    def nothing(**flags): pass\n"
+    "    nothing.__signature__ = inspect.signature(build)\n"
+    "    app = typer.Typer(); app.command()(nothing); app(sys.argv[1:])\n"
 )
-FLOOR = (
-    "from digest import defer_import; defer_import('requests'); defer_import('chardet'); "
-    "import typer, feedparser, jinja2, premailer, babel.dates, mjml; from pydantic import TypeAdapter"
+FLOOR = _AS_DIGEST_RUNS + (
+    "    from digest import defer_import; defer_import('requests'); defer_import('chardet')\n"
+    "    import typer, feedparser, jinja2, premailer, babel.dates, mjml; from pydantic import TypeAdapter\n"
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import gc
 import inspect
 import io
 import json
@@ -930,11 +931,30 @@ def _print_explanation(selection: Selection) -> None:
     _print_table(table)
 
 
+@contextmanager
+def collect_seldom() -> Iterator[None]:
+    """The garbage collector's settings for one command, start to exit.
+
+    A command loads some 450 modules: tens of thousands of objects, none of them garbage.
+    CPython's defaults, made for long-lived programs, walk them all again and again while they
+    load, and once more at exit: together a fifth of a cold build. So, as mypy does, collect
+    seldom (cyclic garbage is still collected, every 200,000 allocations: a 100,000-address send
+    stays small), and at exit move what is alive out of the final collection's way, since the
+    process ends anyway (atexit handlers and finalizers still run).
+    """
+    gc.set_threshold(200_000, 30, 30)
+    try:
+        yield
+    finally:
+        gc.freeze()
+
+
 def main() -> None:
     # pydantic looks for plugins (logfire and the like) by scanning every installed package's
     # metadata at the first model; in digest's own process there is nothing for them to observe.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    app(prog_name="digest")
+    with collect_seldom():
+        app(prog_name="digest")
 
 
 if __name__ == "__main__":  # pragma: no cover
