@@ -938,9 +938,10 @@ def collect_seldom() -> Iterator[None]:
     A command loads some 450 modules: tens of thousands of objects, none of them garbage.
     CPython's defaults, made for long-lived programs, walk them all again and again while they
     load, and once more at exit: together a fifth of a cold build. So, as mypy does, collect
-    seldom (cyclic garbage is still collected, every 200,000 allocations: a 100,000-address send
-    stays small), and at exit move what is alive out of the final collection's way, since the
-    process ends anyway (atexit handlers and finalizers still run).
+    seldom (cyclic garbage is still collected, every 200,000 allocations: a 50,000-address send
+    peaks at the memory it did before, see `make bench`), and at exit move what is alive out of
+    the final collection's way, since the process ends anyway (atexit handlers still run, and
+    with them weakref.finalize's).
     """
     gc.set_threshold(200_000, 30, 30)
     try:
