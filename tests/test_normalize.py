@@ -60,6 +60,18 @@ def test_html_becomes_plain_text_without_scripts_or_entities() -> None:
     assert html_to_text(markup) == "One & two\n\nThree “4”"
 
 
+@pytest.mark.parametrize(
+    "element", ["iframe", "noscript", "noembed", "noframes", "xmp", "textarea", "template"]
+)
+def test_what_a_browser_does_not_show_as_text_stays_out_of_the_text(element: str) -> None:
+    # An HTML parser reads these elements' content as raw text (or not at all), so their
+    # fallback markup would otherwise reach the reader as "<p>…</p>" (a blog's embedded video).
+    markup = (
+        f"<p>Watch it.</p><{element}><p>Your browser cannot show this.</p></{element}><p>Then read on.</p>"
+    )
+    assert html_to_text(markup) == "Watch it.\n\nThen read on."
+
+
 def test_markup_in_a_plain_text_title_stays_text() -> None:
     [item] = parse("<title>Use &lt;b&gt; for bold</title><link>https://site.example/a</link>")
     assert item.title == "Use <b> for bold"

@@ -30,10 +30,21 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_LENGTH = 100
 
 
+# Elements whose content goes with them: never shown as text (script, style, template), or
+# read by an HTML parser as raw text, so that their fallback markup would reach the reader as
+# "<p>…</p>" (an embedded video's iframe, noscript).
+_HIDDEN_TAGS = {"script", "style", "template", "iframe", "noscript", "noembed", "noframes", "xmp", "textarea"}
+
+
 def _sanitize(markup: str) -> str:
-    # Only a few attribute-free block tags (and <img src> for the first image) survive;
-    # script and style go with their content.
-    return nh3.clean(markup, tags=_BLOCK_TAGS, attributes={"img": {"src"}}, url_schemes={"http", "https"})
+    # Only a few attribute-free block tags (and <img src> for the first image) survive.
+    return nh3.clean(
+        markup,
+        tags=_BLOCK_TAGS,
+        clean_content_tags=_HIDDEN_TAGS,
+        attributes={"img": {"src"}},
+        url_schemes={"http", "https"},
+    )
 
 
 def html_to_text(markup: str) -> str:
