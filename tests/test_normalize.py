@@ -72,6 +72,11 @@ def test_what_a_browser_does_not_show_as_text_stays_out_of_the_text(element: str
     assert html_to_text(markup) == "Watch it.\n\nThen read on."
 
 
+def test_an_iframe_closed_xml_style_keeps_the_text_after_it() -> None:
+    markup = '<p>Watch it.</p><iframe src="https://video.example/1" FRAMEBORDER="0" /><p>Then read on.</p>'
+    assert html_to_text(markup) == "Watch it.\n\nThen read on."
+
+
 def test_markup_in_a_plain_text_title_stays_text() -> None:
     [item] = parse("<title>Use &lt;b&gt; for bold</title><link>https://site.example/a</link>")
     assert item.title == "Use <b> for bold"

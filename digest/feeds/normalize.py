@@ -34,12 +34,15 @@ TITLE_LENGTH = 100
 # read by an HTML parser as raw text, so that their fallback markup would reach the reader as
 # "<p>…</p>" (an embedded video's iframe, noscript).
 _HIDDEN_TAGS = {"script", "style", "template", "iframe", "noscript", "noembed", "noframes", "xmp", "textarea"}
+# Written XML-style by feeds' XHTML serializers (Blogger: `<iframe … />`), which an HTML parser
+# does not read as closed: the rest of the entry would become the element's hidden content.
+_SELF_CLOSED = re.compile(rf"<({'|'.join(sorted(_HIDDEN_TAGS))})\b([^>]*?)\s*/>", re.IGNORECASE)
 
 
 def _sanitize(markup: str) -> str:
     # Only a few attribute-free block tags (and <img src> for the first image) survive.
     return nh3.clean(
-        markup,
+        _SELF_CLOSED.sub(r"<\1\2></\1>", markup),
         tags=_BLOCK_TAGS,
         clean_content_tags=_HIDDEN_TAGS,
         attributes={"img": {"src"}},
