@@ -197,13 +197,16 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 def write_file(path: Path, data: bytes) -> Path:
     """One file, written beside its target and renamed into place: never half there."""
+    temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            temporary = Path(handle.name)
             handle.write(data)
-        temporary = Path(handle.name)
         temporary.chmod(0o644)  # a temporary file is private; the file it becomes is not
         temporary.replace(path)
     except OSError as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)  # a full disk must not also fill up with our leftovers
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from None
     return path

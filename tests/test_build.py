@@ -13,7 +13,7 @@ import pytest
 from digest.build import build
 from digest.config import load_config
 from digest.errors import OutputError, RenderError
-from digest.issue_folder import write_folder
+from digest.issue_folder import write_file, write_folder
 from digest.models import issue_moment
 
 from .conftest import ENTRY, HttpServer, Route, run_digest, start_digest
@@ -120,6 +120,13 @@ def test_a_write_that_fails_midway_leaves_no_folder(tmp_path: Path, monkeypatch:
     with pytest.raises(OutputError, match="No space left on device"):
         write_folder(tmp_path / "issue", {"a.html": b"a", "b.txt": b"b"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_single_file_that_cannot_be_put_in_place_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "digest.toml").mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(OutputError, match=r"digest\.toml"):
+        write_file(tmp_path / "digest.toml", b"[newsletter]\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["digest.toml"]
 
 
 def test_a_rebuild_replaces_the_folder_whole(tmp_path: Path) -> None:
