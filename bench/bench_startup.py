@@ -11,6 +11,12 @@
   into a command that does nothing, the CLI framework's share of every build. Both run under
   the garbage-collector settings of every digest command (`digest.cli.collect_seldom`).
 
+Then where a cold build's work goes, in instructions counted by valgrind's callgrind (installed
+by `make bench`): the same count on every run, where wall-clock times move by ±10 % on a shared
+machine, so that a change of a few milliseconds shows. The lines add up: the interpreter alone,
+importing the chosen libraries (the floor above), the other libraries digest's modules import,
+digest's own modules, and the build's work.
+
 digest's bytecode is compiled first, as installing a wheel does: a checkout run with
 PYTHONDONTWRITEBYTECODE would otherwise compile every module of digest on every run (some 70 ms
 that no installed copy pays).
@@ -20,8 +26,10 @@ from __future__ import annotations
 
 import compileall
 import datetime as dt
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -51,6 +59,13 @@ FLOOR = _AS_DIGEST_RUNS + (
     "    from digest import defer_import; defer_import('requests'); defer_import('chardet')\n"
     "    import typer, feedparser, jinja2, premailer, babel.dates, mjml; from pydantic import TypeAdapter\n"
 )
+# What digest's modules import beyond the floor: pydantic's constraint types (which any model or
+# flag adapter loads), and the parsers and stores of the stages.
+OTHERS = FLOOR + (
+    "    import annotated_types, pydantic.types, lxml.html, email.message, email.policy, sqlite3\n"
+    "    import tomllib, nh3, w3lib.url\n"
+)
+IMPORTS = OTHERS + "    import digest.cli, digest.build, digest.render.issue, digest.render.message\n"
 
 
 def _side_by_side(ours: list[str], reference: list[str], runs: int, cwd: str) -> tuple[float, float]:
@@ -79,6 +94,36 @@ def _share(label: str, code: list[str], mjml: list[str], cwd: str) -> None:
     print(f"{'  ratio to the mjml CLI (measured beside it)':<48} {ours / reference:8.2f} ×")
 
 
+def instructions(command: list[str], cwd: str) -> int | None:
+    """The instructions `command` runs, by callgrind's count (None without valgrind)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    run = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
+    done = subprocess.run(run, cwd=cwd, capture_output=True, text=True, check=True)
+    counted = re.search(r"Collected : (\d+)", done.stderr)
+    return int(counted[1]) if counted else None
+
+
+def _where_it_goes(build: list[str], cwd: str) -> None:
+    steps = [
+        ("the interpreter, started and stopped", [sys.executable, "-c", "pass"]),
+        ("+ importing the chosen libraries (the floor)", [sys.executable, "-c", FLOOR]),
+        ("+ the other libraries digest's modules import", [sys.executable, "-c", OTHERS]),
+        ("+ digest's own modules", [sys.executable, "-c", IMPORTS]),
+        ("+ building the issue (the whole cold build)", build),
+    ]
+    print("where a cold build goes, in instructions (callgrind: the same count on every run)")
+    counts = [count for _, command in steps if (count := instructions(command, cwd)) is not None]
+    if len(counts) < len(steps):
+        print("  valgrind is not installed (make bench installs it); skipped")
+        return
+    before = 0
+    for (label, _), count in zip(steps, counts, strict=True):
+        print(f"  {label:<48} {(count - before) / 1e6:6.0f} M  {(count - before) / counts[-1]:4.0%}")
+        before = count
+
+
 def figures() -> None:
     print("start-up: median of interleaved runs, each in a new process")
     compileall.compile_dir(str(ROOT / "digest"), quiet=1)
@@ -103,4 +148,6 @@ def figures() -> None:
         _line("cold digest build of the sample", build_ms, mjml_ms, BUILD_GOAL, reference)
         _share("floor: importing its libraries, nothing else", [FLOOR], mjml, tmp)
         _share("typer parsing its flags, an empty command", [PARSE_ONLY, "--out", str(out)], mjml, tmp)
+        _where_it_goes([str(DIGEST), "build", "--out", str(out)], tmp)
+        shutil.rmtree(out, ignore_errors=True)
     print(f"measured {dt.date.today().isoformat()}")

@@ -11,7 +11,7 @@ Sending (bench_send.py): against an SMTP server in its own process: one connecti
 smtplib loop, 8 connections against 1 to a slow server, peak memory at 50,000 against 1,000.
 Preview (bench_preview.py): a saved template to the new version served.
 Start-up (bench_startup.py): `digest --help` against `import typer`, a cold build against the
-mjml CLI rendering the same MJML, side by side.
+mjml CLI rendering the same MJML, side by side; and where a cold build goes, in instructions.
 Feedback (bench_feedback.py): a mailbox of 1,000 real bounces, against flufl.bounce's detectors.
 """
 
