@@ -94,18 +94,22 @@ def _share(label: str, code: list[str], mjml: list[str], cwd: str) -> None:
     print(f"{'  ratio to the mjml CLI (measured beside it)':<48} {ours / reference:8.2f} ×")
 
 
-def instructions(command: list[str], cwd: str) -> int | None:
-    """The instructions `command` runs, by callgrind's count (None without valgrind)."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        return None
+def instructions(valgrind: str, command: list[str], cwd: str) -> int:
+    """The instructions `command` runs, by callgrind's count."""
     run = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
     done = subprocess.run(run, cwd=cwd, capture_output=True, text=True, check=True)
     counted = re.search(r"Collected : (\d+)", done.stderr)
-    return int(counted[1]) if counted else None
+    if counted is None:
+        raise RuntimeError(f"no instruction count in callgrind's output: {done.stderr[-300:]}")
+    return int(counted[1])
 
 
 def _where_it_goes(build: list[str], cwd: str) -> None:
+    print("where a cold build goes, in instructions (callgrind: the same count on every run)")
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("  valgrind is not installed (make bench installs it); skipped")
+        return
     steps = [
         ("the interpreter, started and stopped", [sys.executable, "-c", "pass"]),
         ("+ importing the chosen libraries (the floor)", [sys.executable, "-c", FLOOR]),
@@ -113,11 +117,7 @@ def _where_it_goes(build: list[str], cwd: str) -> None:
         ("+ digest's own modules", [sys.executable, "-c", IMPORTS]),
         ("+ building the issue (the whole cold build)", build),
     ]
-    print("where a cold build goes, in instructions (callgrind: the same count on every run)")
-    counts = [count for _, command in steps if (count := instructions(command, cwd)) is not None]
-    if len(counts) < len(steps):
-        print("  valgrind is not installed (make bench installs it); skipped")
-        return
+    counts = [instructions(valgrind, command, cwd) for _, command in steps]
     before = 0
     for (label, _), count in zip(steps, counts, strict=True):
         print(f"  {label:<48} {(count - before) / 1e6:6.0f} M  {(count - before) / counts[-1]:4.0%}")
