@@ -60,10 +60,10 @@ FLOOR = _AS_DIGEST_RUNS + (
     "    import typer, feedparser, jinja2, premailer, babel.dates, mjml; from pydantic import TypeAdapter\n"
 )
 # What digest's modules import beyond the floor: pydantic's constraint types (which any model or
-# flag adapter loads), and the parsers and stores of the stages.
+# flag adapter loads), msgspec (the records' base), and the parsers and stores of the stages.
 OTHERS = FLOOR + (
     "    import annotated_types, pydantic.types, lxml.html, email.message, email.policy, sqlite3\n"
-    "    import tomllib, nh3, w3lib.url\n"
+    "    import tomllib, nh3, w3lib.url, msgspec\n"
 )
 IMPORTS = OTHERS + "    import digest.cli, digest.build, digest.render.issue, digest.render.message\n"
 

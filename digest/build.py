@@ -13,9 +13,10 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from digest import issue_folder
 from digest.analytics import Coverage, PageViews, Site, coverage, page_views, read_exports
@@ -63,8 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Inputs:
+class Inputs(Struct, frozen=True):
     items: tuple[Item, ...]
     reports: tuple[SourceReport, ...]
     pageviews: Mapping[str, int]  # PageViews: looked up by any URL of a page
@@ -76,8 +76,7 @@ class Inputs:
     picks_file: tuple[str, bytes] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Built:
+class Built(Struct, frozen=True):
     issue: Issue
     files: dict[str, bytes]
     warnings: tuple[str, ...]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from enum import StrEnum
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import lxml.html
 from lxml import etree
+from msgspec import Struct
 
 from digest import issue_folder
 from digest.errors import InputError
@@ -35,8 +35,7 @@ class Severity(StrEnum):
     WARNING = "warning"  # reported only
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+class Violation(Struct, frozen=True):
     rule: str
     where: str  # "index.html:12"
     message: str
@@ -46,19 +45,23 @@ class Violation:
         return f"{self.where}: {self.severity}: {self.rule}: {self.message}"
 
 
-@dataclass
 class Parts:
     """What a check reads: the HTML part, and where there is one, the rest of the issue folder."""
 
-    html: str
-    html_name: str = issue_folder.HTML
-    text: str | None = None
-    message: bytes | None = None
-    merge_tags: tuple[str, ...] = ()  # the editor's configured merge tags, allowed as links
-    tree: etree._Element = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.tree = lxml.html.document_fromstring(self.html or "<html></html>")
+    def __init__(
+        self,
+        html: str,
+        html_name: str = issue_folder.HTML,
+        text: str | None = None,
+        message: bytes | None = None,
+        merge_tags: tuple[str, ...] = (),  # the editor's configured merge tags, allowed as links
+    ) -> None:
+        self.html = html
+        self.html_name = html_name
+        self.text = text
+        self.message = message
+        self.merge_tags = merge_tags
+        self.tree: etree._Element = lxml.html.document_fromstring(html or "<html></html>")
 
     def at(self, element: etree._Element | None = None) -> str:
         line = element.sourceline if element is not None and element.sourceline else None

@@ -12,12 +12,12 @@ import difflib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from digest.errors import ConfigError
@@ -235,8 +235,7 @@ class FeedbackConfig(_Section):
         return value
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxUrl:
+class MailboxUrl(Struct, frozen=True):
     tls: Literal["tls", "starttls"]
     user: str
     host: str

@@ -14,8 +14,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from digest.errors import InputError, OutputError
 from digest.render import ManifestSummary, read_manifest
@@ -31,8 +32,7 @@ SNAPSHOT = "inputs.zip"  # everything that went into the issue, for `digest rebu
 DRY_RUN = "dry-run"  # the folder `digest send --dry-run` writes each subscriber's message into
 
 
-@dataclass(frozen=True, slots=True)
-class Contents:
+class Contents(Struct, frozen=True):
     """An issue's files as the build made them, before the manifest that describes them."""
 
     html: str
@@ -71,8 +71,7 @@ def with_manifest(files: Mapping[str, bytes], manifest: bytes) -> dict[str, byte
     return {**files, MANIFEST: manifest}
 
 
-@dataclass(frozen=True, slots=True)
-class BuiltIssue:
+class BuiltIssue(Struct, frozen=True):
     """An issue folder read back: what `digest check` and `digest send` need of it.
 
     `text`, `message` and `manifest` are None for a folder a tool other than `digest build` made
@@ -86,8 +85,7 @@ class BuiltIssue:
     manifest: ManifestSummary | None
 
 
-@dataclass(frozen=True, slots=True)
-class PersonalIssue:
+class PersonalIssue(Struct, frozen=True):
     """What `digest send` fills in for each subscriber: the parts with markers, and the link."""
 
     number: int

@@ -1,19 +1,27 @@
-"""The data that flows between stages. Frozen: a stage returns new values, never edits old ones."""
+"""The data that flows between stages. Frozen: a stage returns new values, never edits old ones.
+
+Every record digest passes around, here and in each stage, is a `msgspec.Struct` rather than a
+dataclass: the same frozen, slotted, comparable value, but created at import in a thirtieth of
+the time (a stdlib dataclass compiles its generated methods with `exec`, ≈ 4 M instructions a
+class; a cold build creates some fifty of them).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import msgspec
+from msgspec import Struct, field
+from msgspec.structs import force_setattr
+
 from digest.urls import canonical_url
 
 
-@dataclass(frozen=True, slots=True)
-class Image:
+class Image(Struct, frozen=True):
     url: str
     credit: str | None = None
     width: int | None = None
@@ -28,8 +36,7 @@ class DatedBy(StrEnum):
     NONE = "none"  # neither had one: the story counts as new
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(Struct, frozen=True):
     """One story, normalized from whatever feed format it came in."""
 
     id: str  # the guid, else the canonical URL
@@ -49,11 +56,10 @@ class Item:
 
     def __post_init__(self) -> None:
         if not self.canonical:
-            object.__setattr__(self, "canonical", canonical_url(self.url))
+            force_setattr(self, "canonical", canonical_url(self.url))
 
 
-@dataclass(frozen=True, slots=True)
-class Feed:
+class Feed(Struct, frozen=True):
     """A feed as read: where it came from and its items, in feed order."""
 
     source: str
@@ -69,8 +75,7 @@ class SourceStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class SourceReport:
+class SourceReport(Struct, frozen=True):
     """How reading one source went: the manifest's `sources` rows and the build's warnings."""
 
     source: str
@@ -97,8 +102,7 @@ class Outcome(StrEnum):
     OUT_OF_WINDOW = "out_of_window"
 
 
-@dataclass(frozen=True, slots=True)
-class Score:
+class Score(Struct, frozen=True):
     """A story's score and its parts: (weighted page views + weighted comments) × recency decay."""
 
     pageviews: int
@@ -110,8 +114,7 @@ class Score:
 NO_SCORE = Score(0, 0, 1.0, 0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class Pick:
+class Pick(Struct, frozen=True):
     item: Item
     section: Section
     rank: int  # 1-based within its section
@@ -124,8 +127,7 @@ class Pick:
         return self.item.categories[0] if self.item.categories else None
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Struct, frozen=True):
     """What selection did with one story, and why: the manifest's and `--explain`'s rows."""
 
     item: Item
@@ -135,15 +137,13 @@ class Decision:
     score: Score = NO_SCORE
 
 
-@dataclass(frozen=True, slots=True)
-class PastIssue:
+class PastIssue(Struct, frozen=True):
     number: int
     date: dt.date
     window_end: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
-class History:
+class History(Struct, frozen=True):
     """What earlier issues did, as seen from the issue being built (its date excluded)."""
 
     number: int = 1  # this issue's number: kept on a rebuild, else one more than the last
@@ -154,8 +154,7 @@ class History:
         return self.used.get(item.id) or self.used.get(item.canonical)
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(Struct, frozen=True):
     lead: Pick | None
     editors_choice: tuple[Pick, ...]
     popular: tuple[Pick, ...]
@@ -167,8 +166,7 @@ class Selection:
         return lead + self.editors_choice + self.popular
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(Struct, frozen=True):
     start: dt.datetime
     end: dt.datetime
 
@@ -181,8 +179,7 @@ def issue_moment(date: dt.date) -> dt.datetime:
     return dt.datetime.combine(date, dt.time.min, tzinfo=dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
+class Rendered(Struct, frozen=True):
     subject: str
     preheader: str
     html: str
@@ -196,8 +193,7 @@ class Rendered:
     personal_unsubscribe_url: str | None = None  # with {email} and {token} still to fill
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(Struct, frozen=True):
     number: int
     date: dt.date
     slug: str
@@ -206,8 +202,7 @@ class Issue:
     window: Window
 
 
-@dataclass(frozen=True, slots=True)
-class IssueSummary:
+class IssueSummary(Struct, frozen=True):
     """A past issue as `digest history` and `digest archive` list it."""
 
     number: int
@@ -247,8 +242,7 @@ class IssueSummary:
         return f"{status}, {self.suppressed} suppressed" if self.suppressed else status
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(Struct, frozen=True):
     email: str
     name: str = ""
 
@@ -293,8 +287,7 @@ class SuppressionSource(StrEnum):
     FILE = "file"  # digest subscribers import
 
 
-@dataclass(frozen=True, slots=True)
-class Suppression:
+class Suppression(Struct, frozen=True):
     """An address never to be mailed again, and why: where it came from, when, what was said."""
 
     email: str  # normalized
@@ -313,8 +306,7 @@ class FeedbackKind(StrEnum):
     UNSUBSCRIBE = "unsubscribe"  # a request mailed to List-Unsubscribe's mailto address
 
 
-@dataclass(frozen=True, slots=True)
-class FeedbackEvent:
+class FeedbackEvent(Struct, frozen=True):
     issue: int  # the issue the copy was of (the latest when the mail does not say; 0: none)
     email: str  # normalized
     kind: FeedbackKind
@@ -330,21 +322,10 @@ COMPLAINT_RATE_LIMIT = 0.001
 
 
 def feed_to_dict(feed: Feed) -> dict[str, Any]:
-    """A JSON-ready form of a feed, for the feed cache."""
-    data = asdict(feed)
-    for item in data["items"]:
-        item["published"] = item["published"].isoformat() if item["published"] else None
+    """A JSON-ready form of a feed, for the feed cache and the issue's snapshot."""
+    data: dict[str, Any] = msgspec.to_builtins(feed)
     return data
 
 
 def feed_from_dict(data: dict[str, Any]) -> Feed:
-    items = []
-    for raw in data["items"]:
-        image = Image(**raw["image"]) if raw.get("image") else None
-        published = dt.datetime.fromisoformat(raw["published"]) if raw.get("published") else None
-        fields = {**raw, "image": image, "published": published}
-        fields["categories"] = tuple(raw["categories"])
-        fields["sources"] = tuple(raw["sources"])
-        fields["dated_by"] = DatedBy(raw["dated_by"])
-        items.append(Item(**fields))
-    return Feed(**{**data, "items": tuple(items)})
+    return msgspec.convert(data, Feed)

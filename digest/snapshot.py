@@ -18,9 +18,10 @@ import datetime as dt
 import io
 import json
 import zipfile
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from msgspec import Struct
+from msgspec.structs import asdict
 from pydantic import ValidationError
 
 from digest.config import Config
@@ -39,8 +40,7 @@ class SnapshotError(InputError):
     """A snapshot that is missing, damaged or from another digest: the issue cannot be rebuilt."""
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(Struct, frozen=True):
     now: dt.datetime
     config: Config  # as resolved for the issue; its output and state sections are the caller's
     history: History

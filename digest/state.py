@@ -14,8 +14,9 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from digest import __version__
 from digest.errors import StateError
@@ -142,8 +143,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-@dataclass(frozen=True, slots=True)
-class CachedFeed:
+class CachedFeed(Struct, frozen=True):
     etag: str | None
     last_modified: str | None
     feed: Feed

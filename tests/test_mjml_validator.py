@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from digest.check import Parts, check
 from digest.config import Config

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import lxml.html
 import pytest
+from msgspec.structs import replace
 
 from digest.config import Config, load_config
 from digest.errors import RenderError

@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from msgspec import Struct
 
 from digest.config import SourcesConfig
 from digest.errors import SourceError
@@ -33,8 +34,7 @@ def is_api(label: str) -> bool:
     return any(label.startswith(f"{tool}+http") for tool in TOOLS)
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
+class _Request(Struct, frozen=True):
     method: str
     url: str
     headers: dict[str, str]

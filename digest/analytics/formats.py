@@ -26,8 +26,9 @@ import json
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from digest.errors import InputError
 
@@ -35,8 +36,7 @@ Format = Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "gener
 Row = tuple[str, object, str]  # page, views as written, where (for messages)
 
 
-@dataclass(frozen=True, slots=True)
-class Export:
+class Export(Struct, frozen=True):
     format: str  # what it was read as: "ga4 csv", "plausible zip", …
     rows: list[tuple[str, int]]  # (page, views); totals rows left out
     period: tuple[dt.date, dt.date] | None = None  # the dates the export says it covers

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 
@@ -26,16 +25,14 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-@dataclass(frozen=True)
 class Site:
-    base: str | None = None  # newsletter.url: where paths are resolved
-    aliases: tuple[str, ...] = ()  # sources.site_urls: other hosts that serve the same pages
-    _hosts: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The site whose pages the exports count: where paths resolve, and which hosts are it."""
 
-    def __post_init__(self) -> None:
-        main = _host(self.base) if self.base else ""
-        for alias in self.aliases:
-            self._hosts[_host(alias)] = main
+    def __init__(self, base: str | None = None, aliases: tuple[str, ...] = ()) -> None:
+        self.base = base  # newsletter.url: where paths are resolved
+        main = _host(base) if base else ""
+        # sources.site_urls: other hosts that serve the same pages
+        self._hosts = {_host(alias): main for alias in aliases}
 
     def key(self, page: str) -> str | None:
         """The page's identity, "host/path"; None for a path when there is no base to resolve it."""
@@ -50,17 +47,17 @@ class Site:
         return f"{host}{parts.path.rstrip('/') or '/'}"
 
 
-@dataclass
 class PageViews(Mapping[str, int]):
     """Page views by page, looked up by any URL of that page (a story's, say)."""
 
-    site: Site = field(default_factory=Site)
-    views: dict[str, int] = field(default_factory=dict)  # by key
-    rows: int = 0  # rows read, over every file
-    unresolved: int = 0  # paths with no newsletter.url to resolve them against
-    formats: list[str] = field(default_factory=list)  # what each file was read as
-    rows_by_page: dict[str, int] = field(default_factory=dict)  # rows read for each key
-    periods: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)  # (file, start, end)
+    def __init__(self, site: Site | None = None) -> None:
+        self.site = site or Site()
+        self.views: dict[str, int] = {}  # by key
+        self.rows = 0  # rows read, over every file
+        self.unresolved = 0  # paths with no newsletter.url to resolve them against
+        self.formats: list[str] = []  # what each file was read as
+        self.rows_by_page: dict[str, int] = {}  # rows read for each key
+        self.periods: list[tuple[str, dt.date, dt.date]] = []  # (file, start, end)
 
     def add(self, page: str, views: int) -> None:
         self.rows += 1

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import email
 import logging
-from dataclasses import dataclass
 from email import policy
 from email.message import Message
 
 from flufl.bounce import all_failures
+from msgspec import Struct
 
 from digest.models import FeedbackKind
 from digest.send.subscribers import normalized
@@ -25,8 +25,7 @@ logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 logging.getLogger("flufl.bounce").propagate = False
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     kind: FeedbackKind | None  # None: not a failure or a complaint (an auto-reply, a delay warning…)
     addresses: tuple[str, ...] = ()  # normalized, sorted; none when the report names nobody
     detail: str = ""  # status codes, the feedback type, or why it is none

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from digest.feedback.classify import classify, parse
 from digest.feedback.mailbox import Mailbox
@@ -35,8 +36,7 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-@dataclass
-class FeedbackReport:
+class FeedbackReport(Struct):
     counts: Counter[FeedbackKind] = field(default_factory=Counter)
     suppressed: int = 0
     unverified: int = 0  # unsubscribe requests without a token of ours: left for a person
@@ -61,8 +61,7 @@ class FeedbackReport:
         return line
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(Struct, frozen=True):
     """What reading feedback needs besides the mail: pure data, and the token lookup."""
 
     now: dt.datetime
@@ -75,8 +74,7 @@ class Rules:
     return_path: str | None = None  # feedback.return_path, with {token}
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(Struct, frozen=True):
     """What one message is: the events it brings, or why it is left where it is."""
 
     events: tuple[FeedbackEvent, ...] = ()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 import digest
 from digest.errors import SourceError
@@ -31,16 +32,14 @@ ACCEPT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(Struct, frozen=True):
     timeout: float = 30.0  # seconds for one feed, from request to last byte
     connect_timeout: float = 10.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
+class Fetched(Struct, frozen=True):
     body: bytes  # empty when `not_modified`
     url: str  # after redirects: the base for relative links
     etag: str | None = None

@@ -9,8 +9,9 @@ This is the only stage that reads feeds or touches the network.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from digest.errors import DigestError, SourceError
 from digest.feeds.fetch import Limits, client, fetch, read_file
@@ -30,15 +31,13 @@ NESTED_LIST = "an OPML list inside an OPML list is not followed"
 CONCURRENCY = 16
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(Struct, frozen=True):
     label: str  # as the user named it: in messages and the manifest
     location: str  # the resolved path or URL
     via: str | None = None  # the OPML list that named it
 
 
-@dataclass(frozen=True, slots=True)
-class RawFeed:
+class RawFeed(Struct, frozen=True):
     """A source as it was read, for the issue's snapshot: its bytes (None when the feed cache
     answered, after a 304) and the HTTP validators."""
 
@@ -49,15 +48,13 @@ class RawFeed:
     last_modified: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Loaded:
+class Loaded(Struct, frozen=True):
     feeds: tuple[Feed, ...]
     reports: tuple[SourceReport, ...]
     raw: tuple[RawFeed, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Result:
+class _Result(Struct, frozen=True):
     source: Source
     feed: Feed | None = None
     subscriptions: tuple[Subscription, ...] = ()
@@ -79,8 +76,7 @@ def _from_bytes(
     return _Result(source, feed=feed, validators=validators, data=data)
 
 
-@dataclass(frozen=True, slots=True)
-class _Reader:
+class _Reader(Struct, frozen=True):
     """What reading a round of sources needs: the limits, the feed cache (`state`), the HTTP
     transport (tests) and the feeds already read, by location (the preview's)."""
 

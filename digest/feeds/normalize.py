@@ -12,10 +12,10 @@ import datetime as dt
 import html
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import nh3
+from msgspec.structs import replace
 
 from digest.models import DatedBy, Feed, Image, Item
 from digest.urls import safe_url

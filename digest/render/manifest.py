@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from digest import __version__
 from digest.config import WeightsConfig
@@ -119,8 +120,7 @@ def manifest_json(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestSummary:
+class ManifestSummary(Struct, frozen=True):
     """What the commands that read an issue back (`send`, `check`) need of its manifest."""
 
     slug: str

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from msgspec import Struct
 
 GREETING = "DIGESTRECIPIENTGREETING"
 UNSUBSCRIBE = "https://digest-recipient.invalid/unsubscribe"
@@ -32,8 +33,7 @@ def generic_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept, safe="{}")))
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(Struct, frozen=True):
     """What goes where the markers are, for one reader (or for nobody in particular)."""
 
     greeting: str

@@ -13,7 +13,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 _OPENINGS = re.compile(r"(\{\{|\{%|\{#|\*\||%%|\[\[)")
 _JOINER = "\u2060"  # WORD JOINER: invisible, and it keeps the two characters apart
@@ -25,8 +26,7 @@ def neutralize(text: str) -> str:
     return _OPENINGS.sub(lambda m: m.group(1)[0] + _JOINER + m.group(1)[1:], text)
 
 
-@dataclass
-class Protected:
+class Protected(Struct):
     """The editor's link values, each replaced by a placeholder URL until the HTML is final."""
 
     originals: list[str] = field(default_factory=list)

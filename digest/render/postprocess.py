@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from digest import defer_import
 from digest.render.markers import Fill, fill_html, fill_text
@@ -107,8 +108,7 @@ def ensure_doctype(html: str) -> str:
     return "<!doctype html>\n" + _DOCTYPE.sub("", html, count=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Finished:
+class Finished(Struct, frozen=True):
     """A part after its steps: with markers (`personal`), and filled for nobody (`generic`)."""
 
     personal: str

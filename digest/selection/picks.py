@@ -9,17 +9,17 @@ Pins from the command line (`--lead`, `--pick`) and from `digest.toml` join thes
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from digest.errors import InputError, decode_input, read_input_bytes
 
 _KEYS = {"lead", "editors_choice"}
 
 
-@dataclass(frozen=True, slots=True)
-class Picks:
+class Picks(Struct, frozen=True):
     lead: str | None = None
     editors_choice: tuple[str, ...] = ()
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from digest.config import SelectionConfig
 from digest.models import Decision, History, Item, Outcome, Pick, Score, Section, Selection, Window
@@ -30,8 +32,7 @@ from digest.selection.scoring import score
 from digest.urls import canonical_url, is_url
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(Struct, frozen=True):
     selection: Selection
     warnings: tuple[str, ...]
     new: int  # candidates: stories in the window, not sent before, not excluded (pins aside)

@@ -23,9 +23,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+
+from msgspec import Struct, field
 
 from digest.config import Config
 from digest.errors import SendError
@@ -45,8 +46,7 @@ DAY = dt.timedelta(days=1)
 Progress = Callable[[int, int], None]  # (done, total)
 
 
-@dataclass
-class SendReport:
+class SendReport(Struct):
     total: int = 0  # recipients in the list (valid, not unsubscribed, one each)
     sent: int = 0  # in this run
     already_sent: int = 0
@@ -110,8 +110,7 @@ def daily_limit(limit: int | list[int], first_sent: dt.datetime | None, now: dt.
     return limit[min(day, len(limit) - 1)]
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(Struct, frozen=True):
     seq: int
     key: str
     recipient: Recipient
@@ -231,8 +230,7 @@ _RECORDED = {
 }
 
 
-@dataclass
-class _Call:
+class _Call(Struct):
     name: str
     args: tuple[Any, ...]
     answer: queue.Queue[Any] = field(default_factory=lambda: queue.Queue(maxsize=1))

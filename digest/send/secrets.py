@@ -6,8 +6,9 @@ The environment is passed in, so the library reads no global and tests give thei
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from digest.config import Config, SmtpConfig
 from digest.errors import ConfigError
@@ -15,8 +16,7 @@ from digest.errors import ConfigError
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
-@dataclass(frozen=True, slots=True)
-class Secrets:
+class Secrets(Struct, frozen=True):
     password: str | None  # the SMTP password
     unsubscribe: str | None  # signs the unsubscribe links' {token}
 

@@ -17,8 +17,9 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 from digest.config import SmtpConfig
 from digest.errors import ConfigError, SendError
@@ -32,8 +33,7 @@ class Outcome(StrEnum):
     UNCONFIRMED = "unconfirmed"  # the connection went during the data: the server may have it
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(Struct, frozen=True):
     outcome: Outcome
     reply: str  # the server's reply, or what went wrong
     connection: bool = False  # the session failed (the relay's trouble), not this recipient

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from msgspec import Struct, field
 
 from digest.errors import InputError
 from digest.models import Recipient
@@ -33,8 +33,7 @@ def key_of(address: str) -> str:
     return normalized(validate_email(address.strip(), check_deliverability=False).normalized)
 
 
-@dataclass
-class ListReport:
+class ListReport(Struct):
     """What reading the list found besides the recipients."""
 
     invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, address, why), the first few
@@ -42,8 +41,7 @@ class ListReport:
     skipped: int = 0  # unsubscribed or bounced
 
 
-@dataclass(frozen=True, slots=True)
-class Subscriber:
+class Subscriber(Struct, frozen=True):
     key: str  # the ledger's key: the normalized address
     recipient: Recipient  # the address as sent (an IDNA domain in ASCII) and the name
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+from msgspec import Struct
 
 from digest import __version__, issue_folder
 from digest.config import Config, user_templates
@@ -29,8 +30,7 @@ INDEX_TEMPLATE = "archive/index.html.j2"
 INDEX = issue_folder.HTML
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Struct, frozen=True):
     number: int
     date: dt.date
     slug: str

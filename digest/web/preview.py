@@ -18,12 +18,12 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct, field
 from watchfiles import watch
 
 from digest import issue_folder
@@ -46,16 +46,14 @@ def with_scheme(document: str, scheme: str) -> str:
     return _DARK.sub("@media all" if scheme == "dark" else "@media not all", document)
 
 
-@dataclass
-class Snapshot:
+class Snapshot(Struct):
     version: int = 0
     built: Built | None = None
     error: str | None = None
     seconds: float = 0.0  # how long the last build took
 
 
-@dataclass
-class Preview:
+class Preview(Struct):
     """The state the server shows: the last build (or error), and who is waiting for the next."""
 
     config: Config
@@ -202,8 +200,7 @@ def serve(preview: Preview, host: str, port: int) -> Server:
     return Server((host, port), handler)
 
 
-@dataclass
-class Running:
+class Running(Struct):
     server: Server
     stop: threading.Event
     threads: list[threading.Thread]
