@@ -3,8 +3,9 @@
 This is the only module that imports Typer.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's parameters on each
+# invocation, and would compile and evaluate each annotation string to do it. Names imported
+# only for type checking are quoted instead.
 import csv
 import datetime as dt
 import functools
@@ -318,7 +319,7 @@ def rebuild(
         _report_build(target, built)
 
 
-def _state_dir(settings: Config) -> Path:
+def _state_dir(settings: "Config") -> Path:
     from digest.config import state_dir
 
     return state_dir(settings, Path.cwd())
@@ -326,7 +327,7 @@ def _state_dir(settings: Config) -> Path:
 
 def _settings(
     config: Path | None, *, feeds: list[str] | None = None, own: bool = False, **flags: Any
-) -> Config:
+) -> "Config":
     """The config for a command: `own` for those that act for the user (send, run), which never
     fall back to the bundled sample."""
     from digest.config import CONFIG_NAME, find_config, is_sample, load_config, with_overrides
@@ -345,7 +346,7 @@ def _settings(
     return settings
 
 
-def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
+def _report_build(folder: Path, built: "Built", *, explain: bool = False) -> None:
     if built.analytics:
         _say("analytics", built.analytics.line().removeprefix("analytics: "))
     for warning in built.warnings:
@@ -357,7 +358,7 @@ def _report_build(folder: Path, built: Built, *, explain: bool = False) -> None:
     typer.echo(str(folder))
 
 
-def _build(settings: Config, *, explain: bool = False) -> None:
+def _build(settings: "Config", *, explain: bool = False) -> None:
     from digest.build import build as build_issue
     from digest.build import issue_day
     from digest.config import output_dir, state_dir
@@ -387,7 +388,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
         yield progress
 
 
-def _report_send(settings: Config, report: SendReport) -> None:
+def _report_send(settings: "Config", report: "SendReport") -> None:
     from digest.models import SendStatus
 
     listed = report.listed
@@ -424,7 +425,7 @@ UnconfirmedChoice = Literal["resend", "skip"]
 ReasonChoice = Literal["unsubscribed", "hard_bounce", "soft_bounces", "complaint", "manual", "imported"]
 
 
-def _unconfirmed(choice: UnconfirmedChoice | None) -> Unconfirmed | None:
+def _unconfirmed(choice: UnconfirmedChoice | None) -> "Unconfirmed | None":
     from digest.models import Unconfirmed
 
     return Unconfirmed(choice) if choice else None
@@ -697,7 +698,7 @@ def feedback(config: ConfigOption = None) -> None:
             raise ConfigError("no feedback.mailbox in the config: nothing to read")
 
 
-def _read_feedback(settings: Config) -> bool:
+def _read_feedback(settings: "Config") -> bool:
     """The feedback mailbox read and its one line printed, when one is configured."""
     from digest.feedback import read_feedback
 
@@ -903,14 +904,14 @@ def subscribers_export(
             typer.echo(str(write_file(out.absolute(), data)))
 
 
-def _table(*columns: str) -> Table:
+def _table(*columns: str) -> "Table":
     from rich import box
     from rich.table import Table
 
     return Table(*columns, box=box.SIMPLE)
 
 
-def _print_table(table: Table) -> None:
+def _print_table(table: "Table") -> None:
     """On a terminal (or with COLUMNS set) the table fits the width; piped, rows are never
     wrapped, since whatever reads them wants a row a line. NO_COLOR is respected (rich)."""
     from rich.console import Console
@@ -922,7 +923,7 @@ def _print_table(table: Table) -> None:
         Console(width=wide.measure(table).maximum, soft_wrap=False).print(table)
 
 
-def _print_explanation(selection: Selection) -> None:
+def _print_explanation(selection: "Selection") -> None:
     from digest.selection import EXPLAIN_COLUMNS, explain_rows
 
     table = _table(*EXPLAIN_COLUMNS)
