@@ -102,6 +102,41 @@ def test_a_compiled_catalog_is_kept_and_an_edited_one_compiled_again(
     assert popular() == "Populaires"
 
 
+@pytest.mark.parametrize("language", ["fr", "ar", "en-GB"])
+def test_a_languages_cldr_data_is_kept_and_a_damaged_copy_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    """Dates and numbers read from the kept locale are Babel's own; Babel's data files are not
+    read again; a damaged copy is replaced."""
+    import datetime as dt
+
+    import babel.localedata
+    from babel.dates import format_date
+    from babel.numbers import format_decimal
+
+    from digest.render import labels
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    date, name = dt.date(2025, 11, 24), labels.locale_of(language)
+    expected = (format_date(date, format="long", locale=name), format_decimal(1234, locale=name))
+
+    def formatted() -> tuple[str, str]:
+        labels._locale.cache_clear()  # as a new process
+        return labels.date_label(date, language), labels.number_label(1234, language)
+
+    assert formatted() == expected
+    [kept] = (tmp_path / "cache" / "digest" / "locales").glob(f"{name}-babel-*.pickle")
+    monkeypatch.setattr(babel.localedata, "_cache", {})
+    monkeypatch.setattr(babel.localedata, "load", None)  # reading Babel's own data now fails
+    assert formatted() == expected
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kept.write_bytes(kept.read_bytes()[:1000])
+    assert formatted() == expected
+    assert kept.stat().st_size > 1000  # made again
+    labels._locale.cache_clear()
+
+
 def test_labels_come_from_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
     config.write_text('[labels]\n"Editor\'s choice" = "Our picks"\n')
