@@ -55,14 +55,15 @@ PARSE_ONLY = _AS_DIGEST_RUNS + (
     "    nothing.__signature__ = inspect.signature(build)\n"
     "    app = typer.Typer(); app.command()(nothing); app(sys.argv[1:])\n"
 )
+# typer._adapters: what typer 0.29 loads to coerce any flag (pydantic, with its constraint types).
 FLOOR = _AS_DIGEST_RUNS + (
     "    from digest import defer_import; defer_import('requests'); defer_import('chardet')\n"
-    "    import typer, feedparser, jinja2, premailer, babel.dates, mjml; from pydantic import TypeAdapter\n"
+    "    import typer, typer._adapters, feedparser, jinja2, premailer, babel.dates, mjml\n"
 )
-# What digest's modules import beyond the floor: pydantic's constraint types (which any model or
-# flag adapter loads), msgspec (the records' base), and the parsers and stores of the stages.
+# What digest's modules import beyond the floor: msgspec (the records' base), the parsers and
+# stores of the stages.
 OTHERS = FLOOR + (
-    "    import annotated_types, pydantic.types, lxml.html, email.message, email.policy, sqlite3\n"
+    "    import lxml.html, email.message, email.policy, sqlite3\n"
     "    import tomllib, nh3, w3lib.url, msgspec\n"
 )
 IMPORTS = OTHERS + "    import digest.cli, digest.build, digest.render.issue, digest.render.message\n"
