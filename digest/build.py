@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from msgspec import Struct
+from msgspec.structs import replace
 
 from digest import issue_folder
 from digest.analytics import Coverage, PageViews, Site, coverage, page_views, read_exports
@@ -349,8 +350,8 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
     Written to `out` (default: the same folder, replaced whole)."""
     data = issue_folder.read_snapshot(folder)
     kept = unpack(data, f"{folder.name}/{issue_folder.SNAPSHOT}")
-    issue_config = kept.config.model_copy(update={"output": config.output})
-    issue_config._source = config.path  # templates resolve where the caller's config is
+    # Templates resolve where the caller's config is.
+    issue_config = replace(kept.config, output=config.output, source=config.path)
     inputs = Inputs(
         merge_duplicates(kept.feeds),
         kept.reports,

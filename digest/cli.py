@@ -976,8 +976,8 @@ def _command_name(command: typer.models.CommandInfo) -> str:
 
 
 def main() -> None:
-    # pydantic looks for plugins (logfire and the like) by scanning every installed package's
-    # metadata at the first model; in digest's own process there is nothing for them to observe.
+    # pydantic (typer's flag coercion) looks for plugins (logfire and the like) by scanning every
+    # installed package's metadata at the first adapter; in digest's process they observe nothing.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     with collect_seldom():
         app_for(sys.argv[1:])(prog_name="digest")

@@ -5,20 +5,24 @@ unset is `None` and overrides nothing. Relative paths in a config file are
 relative to that file, so a newsletter folder can be moved or built from anywhere.
 """
 
-# No `from __future__ import annotations` here: pydantic would compile and evaluate each of the
-# models' hundred annotation strings on every command that loads this module (≈ 2 ms).
+# The sections are msgspec Structs, checked by `msgspec.convert`. They were pydantic models until
+# those were a twenty-third of every cold build (creating fifteen model classes and building their
+# validators: ≈ 67 M instructions; msgspec's ≈ 22 M, most of it reading this module). What
+# pydantic gave besides, every mistake at once, is `_problems` below.
 import datetime as dt
 import difflib
 import re
 import tomllib
 from collections.abc import Mapping
 from email.utils import getaddresses
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from msgspec import Struct
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+import msgspec
+from msgspec import Meta, Struct, field
+from msgspec.structs import replace
 
 from digest.errors import ConfigError
 from digest.resources import sample_dir
@@ -29,41 +33,28 @@ DEFAULT_OUT = "issues"
 DEFAULT_STATE = ".digest"
 
 
-class _Section(BaseModel):
-    # strict: a TOML string "5" where a number belongs is a mistake worth naming,
-    # not something to coerce silently; forbid: a misspelt key must not be ignored;
-    # defer_build: the schema is built once, for the whole Config, when the first file is read,
-    # not for every section as the module loads (`digest --help` never reads one).
-    # Empty defaults are written `[]` and `{}` (pydantic copies them for each instance), not
-    # `default_factory=list`: pydantic reads a factory's signature, and a builtin's costs every
-    # command that reads a config ≈ 6 ms (inspect parses its text signature with tokenize).
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+class _Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A table of digest.toml. Strict (msgspec's default): a TOML string "5" where a number belongs
+    is a mistake worth naming, not something to coerce; a misspelt key is refused, never ignored.
+    Each section says `frozen=True` again: mypy reads it from the class itself."""
 
 
-# A section left out of digest.toml (or the weights left out of [selection]) is its defaults,
-# validated by the enclosing model's validator, which has every section's schema inside it. A
-# `default_factory=SectionConfig` would construct it through the section's own validator, which
-# pydantic then builds (defer_build) for each section left out: five for the sample, ≈ 1.5 ms.
-def _left_out() -> Any:
-    return Field(default={}, validate_default=True)
-
-
-Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")]
+Color = Annotated[str, Meta(pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")]
 # A CSS font stack: names, quotes, commas and spaces only (it goes into style attributes).
-FontStack = Annotated[str, Field(pattern=r"^[\w\s,'\"-]+$")]
-HttpsUrl = Annotated[str, Field(pattern=r"^https://\S+$")]
+FontStack = Annotated[str, Meta(pattern=r"^[\w\s,'\"-]+$")]
+HttpsUrl = Annotated[str, Meta(pattern=r"^https://\S+$")]
 # A BCP 47 language tag, as far as digest needs one: "fr", "pt-BR", "sr-Latn" (also `digest init`).
 LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 
 
-class NewsletterConfig(_Section):
+class NewsletterConfig(_Section, frozen=True):
     name: str = "My Newsletter"
     tagline: str = ""
     url: str | None = None
-    language: Annotated[str, Field(pattern=rf"^{LANGUAGE_TAG}$")] = "en"
+    language: Annotated[str, Meta(pattern=rf"^{LANGUAGE_TAG}$")] = "en"
     direction: Literal["ltr", "rtl"] = "ltr"
     logo: HttpsUrl | None = None  # shown in the masthead instead of the name as text
-    logo_width: Annotated[int, Field(ge=16, le=600)] = 200
+    logo_width: Annotated[int, Meta(ge=16, le=600)] = 200
     sender: str = "My Newsletter <newsletter@example.org>"  # the From header
     reply_to: str | None = None
     footer: str = ""  # "You receive this because you subscribed at …"
@@ -74,18 +65,17 @@ class NewsletterConfig(_Section):
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None  # "mailto:leave@example.org" for List-Unsubscribe
 
-    @field_validator("sender", "reply_to")
-    @classmethod
-    def _one_address(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parsed = getaddresses([value])
-        if len(parsed) != 1 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", parsed[0][1]):
-            raise ValueError(f"not one email address: {value!r}")
-        return value
+    def __post_init__(self) -> None:
+        for key in ("sender", "reply_to"):
+            value = getattr(self, key)
+            parsed = getaddresses([value]) if value is not None else [("", "")]
+            if value is not None and (
+                len(parsed) != 1 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", parsed[0][1])
+            ):
+                raise ValueError(f"{key}: not one email address: {value!r}")
 
 
-class ThemeConfig(_Section):
+class ThemeConfig(_Section, frozen=True):
     text_color: Color = "#1f2933"
     muted_color: Color = "#52606d"
     accent_color: Color = "#b42318"
@@ -99,7 +89,7 @@ class ThemeConfig(_Section):
     sans_font_family: FontStack = "Arial, Helvetica, sans-serif"
 
 
-class LinksConfig(_Section):
+class LinksConfig(_Section, frozen=True):
     """UTM parameters on every story link; a parameter the link already has is never changed."""
 
     utm: bool = True
@@ -108,11 +98,11 @@ class LinksConfig(_Section):
     utm_campaign: str = "digest-{number}"  # `{slug}`, `{number}`, `{date}` are filled in
 
 
-class IssueConfig(_Section):
+class IssueConfig(_Section, frozen=True):
     date: dt.date | None = None
 
 
-class SourcesConfig(_Section):
+class SourcesConfig(_Section, frozen=True):
     feeds: list[str] = []
     # Analytics exports (GA4, Plausible, Matomo, Umami, Fathom, or url,pageviews), added up;
     # each recognised from its content unless `analytics_format` says which tool wrote them.
@@ -122,85 +112,85 @@ class SourcesConfig(_Section):
     analytics_token_env: str = "DIGEST_ANALYTICS_TOKEN"
     # The days an export covers, when it does not say so itself ([2025-11-17, 2025-11-23]; the
     # build's --analytics-period): one that misses the issue's window is a warning.
-    analytics_period: Annotated[list[dt.date], Field(min_length=2, max_length=2)] | None = None
+    analytics_period: Annotated[list[dt.date], Meta(min_length=2, max_length=2)] | None = None
     analytics_format: Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"] = "auto"
     # Other addresses of the site the stories are on (an old domain, the host with or without
     # www): their pages count as the same pages. Paths in an export resolve against newsletter.url.
     site_urls: list[str] = []
     # One failing feed does not sink the issue unless `strict` is set.
     strict: bool = False
-    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
-    connect_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
-    max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
-    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    timeout: Annotated[float, Meta(gt=0, le=600)] = 30.0
+    connect_timeout: Annotated[float, Meta(gt=0, le=120)] = 10.0
+    max_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
+    max_redirects: Annotated[int, Meta(ge=0, le=20)] = 5
 
 
-class StateConfig(_Section):
+class StateConfig(_Section, frozen=True):
     # Unset: `.digest` beside digest.toml, like the output folder.
     dir: str | None = None
 
 
-class WeightsConfig(_Section):
+class WeightsConfig(_Section, frozen=True):
     """The score: (pageviews × page views + comments × comments) × recency decay."""
 
-    pageviews: Annotated[float, Field(ge=0)] = 1.0
-    comments: Annotated[float, Field(ge=0)] = 10.0
+    pageviews: Annotated[float, Meta(ge=0)] = 1.0
+    comments: Annotated[float, Meta(ge=0)] = 10.0
     # A story's score halves every `half_life_days` of age; 0 turns the decay off.
-    half_life_days: Annotated[float, Field(ge=0)] = 7.0
+    half_life_days: Annotated[float, Meta(ge=0)] = 7.0
 
 
-class SelectionConfig(_Section):
+class SelectionConfig(_Section, frozen=True):
     # "since-last-issue": from the previous issue's date (the first issue: `window_days`);
     # "days": always the last `window_days` days.
     window: Literal["since-last-issue", "days"] = "since-last-issue"
-    window_days: Annotated[int, Field(ge=1, le=366)] = 7
+    window_days: Annotated[int, Meta(ge=1, le=366)] = 7
     # Fewer new stories than this: nothing is built, exit 3 (cron skips the send).
-    min_items: Annotated[int, Field(ge=1)] = 1
+    min_items: Annotated[int, Meta(ge=1)] = 1
     picks: str | None = None  # a TOML or YAML file: lead and editors_choice, URLs or guids
     lead: str | None = None  # a pinned lead (URL or guid); wins over the picks file
     editors_choice_picks: list[str] = []  # pinned, after the picks file's
     lead_categories: list[str] = []  # e.g. ["Featured"]
     lead_prefer_image: bool = False
-    editors_choice_categories: list[str] = ["Editor's choice"]
-    editors_choice_size: Annotated[int, Field(ge=0, le=50)] = 3
-    popular_size: Annotated[int, Field(ge=0, le=50)] = 5
-    max_per_source: Annotated[int, Field(ge=0)] = 0  # 0: no quota
+    editors_choice_categories: list[str] = field(default_factory=lambda: ["Editor's choice"])
+    editors_choice_size: Annotated[int, Meta(ge=0, le=50)] = 3
+    popular_size: Annotated[int, Meta(ge=0, le=50)] = 5
+    max_per_source: Annotated[int, Meta(ge=0)] = 0  # 0: no quota
     include_categories: list[str] = []  # empty: every category
     exclude_categories: list[str] = []
     include_keywords: list[str] = []  # in headline or summary
     exclude_keywords: list[str] = []
     exclude_sources: list[str] = []  # feeds as named in sources.feeds
-    weights: WeightsConfig = _left_out()
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
 
 
-class SmtpConfig(_Section):
+class SmtpConfig(_Section, frozen=True):
     """Where `digest send` delivers. The password never comes from this file: it is read from
     the environment variable `password_env`, or from `password_file`."""
 
     host: str = "localhost"
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    port: Annotated[int, Meta(ge=1, le=65535)] = 587
     security: Literal["starttls", "tls", "none"] = "starttls"  # "tls": implicit TLS, port 465
     username: str | None = None
     password_env: str = "DIGEST_SMTP_PASSWORD"
     password_file: str | None = None
     ca_file: str | None = None  # a CA bundle to verify the server with, besides the system's
-    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    timeout: Annotated[float, Meta(gt=0, le=600)] = 30.0
     # Sessions to the relay at once: a relay across a network answers each message after a round
     # trip or more, and takes many connections (Postfix, an ESP's SMTP endpoint).
-    connections: Annotated[int, Field(ge=1, le=64)] = 1
-    rate: Annotated[float, Field(ge=0)] = 0.0  # messages per second, all sessions together; 0: no limit
+    connections: Annotated[int, Meta(ge=1, le=64)] = 1
+    rate: Annotated[float, Meta(ge=0)] = 0.0  # messages per second, all sessions together; 0: no limit
     # Connection failures in a row (refused, timed out, lost, 421) before the run gives up and
     # leaves the rest queued; each waits `backoff` seconds, doubling (2+4+8+16: half a minute).
-    retries: Annotated[int, Field(ge=0, le=20)] = 4
-    backoff: Annotated[float, Field(ge=0, le=600)] = 2.0
+    retries: Annotated[int, Meta(ge=0, le=20)] = 4
+    backoff: Annotated[float, Meta(ge=0, le=600)] = 2.0
     # Messages in any 24 hours, from this state database (0: no limit): a provider's quota. A list
     # warms up a new sending domain, a number a day from the first send, the last one after that.
     daily_limit: (
-        Annotated[int, Field(ge=0)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+        Annotated[int, Meta(ge=0)] | Annotated[list[Annotated[int, Meta(ge=1)]], Meta(min_length=1)]
     ) = 0
 
 
-class SendConfig(_Section):
+class SendConfig(_Section, frozen=True):
     subscribers: str = "subscribers.csv"  # email, name, any other columns; status: unsubscribed/bounced skip
     # Unsubscribe links may carry {email} and {token}: the token is an HMAC of the address with
     # this secret, read from the environment, so a link cannot be forged for someone else.
@@ -209,7 +199,7 @@ class SendConfig(_Section):
     greeting_fallback: str = ""  # for a subscriber without a name, e.g. "Dear reader,"
 
 
-class FeedbackConfig(_Section):
+class FeedbackConfig(_Section, frozen=True):
     """Where bounces and complaints come back (`digest feedback`; send and run read it first)."""
 
     # A local Maildir folder, or an IMAP folder: "imaps://user@host[:port]/FOLDER" (TLS), or
@@ -221,26 +211,22 @@ class FeedbackConfig(_Section):
     ca_file: str | None = None  # a CA bundle to verify the IMAP server with, besides the system's
     processed: str = "Processed"  # the folder handled mail is moved to
     # Temporary failures on this many different issues suppress an address.
-    soft_bounce_limit: Annotated[int, Field(ge=1, le=100)] = 3
+    soft_bounce_limit: Annotated[int, Meta(ge=1, le=100)] = 3
     # VERP: each copy's envelope sender, with the recipient's token ("bounces+{token}@example.org"),
     # so a bounce is traced to its subscriber even when it names a forwarding address or nobody.
     return_path: str | None = None
 
-    @field_validator("mailbox")
-    @classmethod
-    def _mailbox(cls, value: str | None) -> str | None:
-        if value and value.startswith(("imap:", "imaps:")):
-            mailbox_url(value)  # raises ValueError, which names the problem
-        return value
-
-    @field_validator("return_path")
-    @classmethod
-    def _return_path(cls, value: str | None) -> str | None:
+    def __post_init__(self) -> None:
+        if self.mailbox and self.mailbox.startswith(("imap:", "imaps:")):
+            try:
+                mailbox_url(self.mailbox)
+            except ValueError as error:  # it names the problem
+                raise ValueError(f"mailbox: {error}") from None
+        value = self.return_path
         if value is not None and (
             value.count("{token}") != 1 or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value)
         ):
-            raise ValueError(f"not an address with {{token}} in it once: {value!r}")
-        return value
+            raise ValueError(f"return_path: not an address with {{token}} in it once: {value!r}")
 
 
 class MailboxUrl(Struct, frozen=True):
@@ -271,7 +257,7 @@ def mailbox_url(url: str) -> MailboxUrl:
     )
 
 
-class ArchiveConfig(_Section):
+class ArchiveConfig(_Section, frozen=True):
     """The web archive of past issues (`digest archive`)."""
 
     dir: str | None = None  # unset: archive beside digest.toml
@@ -280,40 +266,40 @@ class ArchiveConfig(_Section):
     base_url: HttpsUrl | None = None
 
 
-class OutputConfig(_Section):
+class OutputConfig(_Section, frozen=True):
     # Unset: `issues` beside digest.toml; under the current folder for the bundled sample,
     # whose own folder may be inside an installed package.
     dir: str | None = None
     templates: str | None = None
 
 
-class Config(_Section):
-    newsletter: NewsletterConfig = _left_out()
-    theme: ThemeConfig = _left_out()
-    links: LinksConfig = _left_out()
-    issue: IssueConfig = _left_out()
-    sources: SourcesConfig = _left_out()
-    selection: SelectionConfig = _left_out()
-    output: OutputConfig = _left_out()
-    state: StateConfig = _left_out()
-    smtp: SmtpConfig = _left_out()
-    send: SendConfig = _left_out()
-    archive: ArchiveConfig = _left_out()
-    feedback: FeedbackConfig = _left_out()
+class Config(_Section, frozen=True):
+    newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
+    theme: ThemeConfig = field(default_factory=ThemeConfig)
+    links: LinksConfig = field(default_factory=LinksConfig)
+    issue: IssueConfig = field(default_factory=IssueConfig)
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    send: SendConfig = field(default_factory=SendConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     # The templates' words for this newsletter, over its language's catalog: the English message
     # as the key ("Editor's choice" = "Our picks").
     labels: dict[str, str] = {}
-    # The file this came from: not a key a user can set, so a private attribute.
-    _source: Path | None = PrivateAttr(default=None)
+    # The file this came from: not a key a user can set (`_problems` refuses it).
+    source: Path | None = None
 
     @property
     def path(self) -> Path | None:
-        return self._source
+        return self.source
 
     @property
     def base_dir(self) -> Path:
         """Relative paths in a config file are relative to the file's folder."""
-        return self._source.parent if self._source else Path.cwd()
+        return self.source.parent if self.source else Path.cwd()
 
     def resolve(self, value: str) -> str:
         """A path from the config, made absolute against the config's folder; URLs pass through."""
@@ -322,40 +308,88 @@ class Config(_Section):
         return str(self.base_dir / Path(value).expanduser())
 
 
-def _keys_at(loc: list[str]) -> list[str]:
-    """The keys the section at `loc` knows (the top level for [])."""
-    model: Any = Config
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if (
-            field is None
-            or not isinstance(field.annotation, type)
-            or not issubclass(field.annotation, BaseModel)
-        ):
-            return []
-        model = field.annotation
-    return list(model.model_fields)
+_NOT_KEYS = {"source"}  # Config's fields that no file or variable sets
 
 
-def _describe(error: ValidationError, overrides: Mapping[str, Mapping[str, Any]]) -> str:
-    """Every mistake at once, in one line; a misspelt key with the nearest valid one."""
+@cache
+def _fields(section: type[Struct]) -> dict[str, Any]:
+    """The keys a section takes, and their types."""
+    return {f.name: f.type for f in msgspec.structs.fields(section) if f.name not in _NOT_KEYS}
+
+
+def _sections(section: type[Struct]) -> dict[str, type[Struct]]:
+    """The keys of `section` that are sections themselves ([selection.weights])."""
+    return {k: t for k, t in _fields(section).items() if isinstance(t, type) and issubclass(t, Struct)}
+
+
+def _unknown(
+    raw: Mapping[str, Any], section: type[Struct], at: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    """Every key of `raw` that `section` (and the sections in it) does not know."""
+    found = []
+    known, inner = _fields(section), _sections(section)
+    for key, value in raw.items():
+        if key not in known:
+            found.append((*at, key))
+        elif key in inner and isinstance(value, Mapping):
+            found += _unknown(value, inner[key], (*at, key))
+    return found
+
+
+def _known(raw: Mapping[str, Any], section: type[Struct]) -> dict[str, Any]:
+    """`raw` without the keys `_unknown` finds, so that the values can be checked all the same."""
+    known, inner = _fields(section), _sections(section)
+    return {
+        key: _known(value, inner[key]) if key in inner and isinstance(value, Mapping) else value
+        for key, value in raw.items()
+        if key in known
+    }
+
+
+_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+def _problems(raw: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every mistake in `raw`: each unknown key, with the nearest valid one, and in each section
+    the first value of the wrong type (msgspec stops at the first mistake of what it converts)."""
     problems = []
-    for found in error.errors():
-        loc = [str(part) for part in found["loc"]]
-        where = ".".join(loc)
-        if found["type"] == "extra_forbidden":
-            message = f"unknown key '{where}'"
-            near = difflib.get_close_matches(loc[-1], _keys_at(loc[:-1]), n=1)
-            if near:
-                message += f"; did you mean '{near[0]}'?"
-        else:
-            message = f"{where}: {found['msg']}"
-        if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
-            message += f" (from DIGEST_{loc[0].upper()}__{loc[1].upper()})"
-        problems.append(message)
-    if len(problems) == 1:
-        return problems[0]
-    return f"{len(problems)} mistakes: " + " | ".join(problems)
+    for loc in _unknown(raw, Config):
+        message = f"unknown key '{'.'.join(loc)}'"
+        section: type[Struct] = Config
+        for part in loc[:-1]:
+            section = _sections(section)[part]
+        near = difflib.get_close_matches(loc[-1], list(_fields(section)), n=1)
+        problems.append(message + (f"; did you mean '{near[0]}'?" if near else ""))
+    known = _known(raw, Config)
+    for key, kind in _fields(Config).items():
+        if key not in known:
+            continue
+        try:
+            msgspec.convert(known[key], kind)
+        except msgspec.ValidationError as error:
+            text = str(error)
+            found = _AT.search(text)
+            where = ".".join(filter(None, (key, found[1] if found else "")))
+            what = text[: found.start()] if found else text
+            if not found and re.match(r"\w+: ", what):  # a section's own check names its key
+                where, what = f"{key}.{what.split(': ', 1)[0]}", what.split(": ", 1)[1]
+            message = f"{where}: {what.replace('`', '')}"
+            name = where.split(".")[1] if "." in where else ""
+            if name in overrides.get(key, {}):
+                message += f" (from DIGEST_{key.upper()}__{name.upper()})"
+            problems.append(message)
+    return problems
+
+
+def _validated(raw: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]], where: str) -> "Config":
+    try:
+        if not _unknown(raw, Config):
+            return msgspec.convert(raw, Config)
+    except msgspec.ValidationError:
+        pass  # every mistake is found and named below
+    problems = _problems(raw, overrides)
+    message = problems[0] if len(problems) == 1 else f"{len(problems)} mistakes: " + " | ".join(problems)
+    raise ConfigError(message, path=where)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -415,10 +449,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     """
     overrides = _env_overrides(env or {})
     if path is None:
-        try:
-            return Config.model_validate(overrides)
-        except ValidationError as error:
-            raise ConfigError(_describe(error, overrides), path="environment") from None
+        return _validated(overrides, overrides, "environment")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -429,12 +460,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
-    try:
-        config = Config.model_validate(_merge(raw, overrides))
-    except ValidationError as error:
-        raise ConfigError(_describe(error, overrides), path=str(path)) from None
-    config._source = path.absolute()
-    return config
+    return replace(_validated(_merge(raw, overrides), overrides, str(path)), source=path.absolute())
 
 
 def _folder(config: Config, value: str | None, cwd: Path, default: str) -> Path:
@@ -484,21 +510,19 @@ def with_overrides(
     sources = config.sources
     if feeds:
         absolute = [f if is_url(f) else str(Path(f).expanduser().absolute()) for f in feeds]
-        sources = sources.model_copy(update={"feeds": absolute})
+        sources = replace(sources, feeds=absolute)
     if analytics_period:
-        sources = sources.model_copy(update={"analytics_period": list(analytics_period)})
-    issue = config.issue.model_copy(update={"date": date}) if date else config.issue
+        sources = replace(sources, analytics_period=list(analytics_period))
+    issue = replace(config.issue, date=date) if date else config.issue
     output = config.output
     if out is not None:
-        output = output.model_copy(update={"dir": str(out.expanduser().absolute())})
+        output = replace(output, dir=str(out.expanduser().absolute()))
     if templates is not None:
-        output = output.model_copy(update={"templates": str(templates.expanduser().absolute())})
+        output = replace(output, templates=str(templates.expanduser().absolute()))
     selection = config.selection
     if lead or picks:
         update: dict[str, Any] = {"lead": lead} if lead else {}
         if picks:
             update["editors_choice_picks"] = [*selection.editors_choice_picks, *picks]
-        selection = selection.model_copy(update=update)
-    return config.model_copy(
-        update={"sources": sources, "issue": issue, "output": output, "selection": selection}
-    )
+        selection = replace(selection, **update)
+    return replace(config, sources=sources, issue=issue, output=output, selection=selection)

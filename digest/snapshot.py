@@ -20,9 +20,8 @@ import json
 import zipfile
 from typing import Any
 
-from msgspec import Struct
+from msgspec import Struct, ValidationError, convert, to_builtins
 from msgspec.structs import asdict
-from pydantic import ValidationError
 
 from digest.config import Config
 from digest.errors import InputError
@@ -32,6 +31,8 @@ from digest.selection.picks import Picks
 from digest.urls import is_url
 
 FORMAT, VERSION = "digest-snapshot", 1
+# Where the issue and the state go is the caller's business, not the issue's input.
+_CALLERS = ("output", "state", "source")
 _INDEX = "snapshot.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no build's clock gets in
 
@@ -88,8 +89,7 @@ def pack(snapshot: Snapshot) -> bytes:
         "format": FORMAT,
         "version": VERSION,
         "now": snapshot.now.isoformat(),
-        # Where the issue and the state go is the caller's business, not the issue's input.
-        "config": json.loads(snapshot.config.model_dump_json(exclude={"output", "state"})),
+        "config": {k: v for k, v in to_builtins(snapshot.config, enc_hook=str).items() if k not in _CALLERS},
         "history": {
             "number": history.number,
             "previous": {
@@ -156,7 +156,7 @@ def _snapshot(index: dict[str, Any], read: Any) -> Snapshot:
     picks_file = index["picks_file"]
     return Snapshot(
         now=dt.datetime.fromisoformat(index["now"]),
-        config=Config.model_validate_json(json.dumps(index["config"])),
+        config=convert(index["config"], Config),
         history=History(
             number=history["number"],
             previous=PastIssue(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from digest.build import build
 from digest.config import load_config
@@ -99,7 +100,7 @@ def test_a_failed_rebuild_leaves_the_previous_issue_untouched(newsletter: Path, 
     templates = newsletter / "templates"
     templates.mkdir()
     (templates / "digest.txt.j2").write_text("{% for %}")
-    broken = config.model_copy(update={"output": config.output.model_copy(update={"templates": "templates"})})
+    broken = replace(config, output=replace(config.output, templates="templates"))
     with pytest.raises(RenderError):
         build(broken, issue_moment(config.issue.date), out, tmp_path / "state")  # type: ignore[arg-type]
     assert files_of(folder) == before

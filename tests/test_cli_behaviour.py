@@ -113,7 +113,7 @@ def test_the_clis_choices_are_the_librarys() -> None:
 
 
 def test_help_loads_no_stage(tmp_path: Path) -> None:
-    """`digest --help` imports neither the models, the config schema (pydantic) nor rich."""
+    """`digest --help` imports neither the models, the config, pydantic (typer's flag coercion) nor rich."""
     code = (
         "import sys; from digest.cli import main; sys.argv = ['digest', '--help']\n"
         "try: main()\nexcept SystemExit: pass\n"

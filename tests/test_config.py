@@ -61,6 +61,19 @@ def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, expected:
     assert "\n" not in message
 
 
+def test_wrong_values_in_several_sections_are_reported_together(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "[selection]\npopular_size = 'five'\n[smtp]\nport = 0\n[newsletter]\nsender = 'x'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "3 mistakes" in message
+    assert "selection.popular_size: Expected int, got str" in message
+    assert "smtp.port: Expected int >= 1" in message
+    assert "newsletter.sender: not one email address: 'x'" in message
+
+
 def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")

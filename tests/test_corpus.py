@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import lxml.html
+import msgspec
 import pytest
 
 from digest.build import read_inputs
@@ -114,7 +115,7 @@ def test_an_opml_list_from_the_corpus_expands_into_its_feeds(
     path: Path, feed_server: HttpServer, tmp_path: Path
 ) -> None:
     subscriptions = len(re.findall(rb"xmlUrl=", path.read_bytes(), re.IGNORECASE))
-    config = Config.model_validate({"sources": {"feeds": [str(path)]}})
+    config = msgspec.convert({"sources": {"feeds": [str(path)]}}, Config)
     inputs = read_inputs(config, transport=_ToLoopback(feed_server))
     assert len(inputs.reports) == subscriptions > 100
     assert all(r.status == "ok" and r.via == str(path) for r in inputs.reports)

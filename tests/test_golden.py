@@ -7,6 +7,7 @@ import difflib
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from digest.config import Config
 from digest.feedback.classify import classify, parse
@@ -44,8 +45,8 @@ LANGUAGES = {"fr": "ltr", "ar": "rtl"}
 
 
 def in_language(config: Config, language: str) -> Config:
-    newsletter = config.newsletter.model_copy(update={"language": language, "direction": LANGUAGES[language]})
-    return config.model_copy(update={"newsletter": newsletter})
+    newsletter = replace(config.newsletter, language=language, direction=LANGUAGES[language])
+    return replace(config, newsletter=newsletter)
 
 
 @pytest.mark.parametrize("language", sorted(LANGUAGES))

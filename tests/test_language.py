@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from msgspec.structs import replace
 from playwright.sync_api import sync_playwright
 
 from digest.config import Config, load_config
@@ -55,7 +56,7 @@ def test_every_catalog_is_complete(language: str) -> None:
 
 
 def with_labels(config: Config, labels: dict[str, str]) -> Config:
-    return config.model_copy(update={"labels": labels})
+    return replace(config, labels=labels)
 
 
 def test_a_label_override_shows_in_both_parts(sample_config: Config) -> None:

@@ -7,6 +7,8 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from msgspec.structs import replace
+
 from digest.build import compose_issue, read_inputs
 from digest.config import Config
 from digest.models import issue_moment
@@ -57,8 +59,8 @@ def test_the_preheader_is_in_the_html_part(sample_config: Config) -> None:
 
 
 def test_without_an_https_unsubscribe_link_there_is_no_one_click_header(sample_config: Config) -> None:
-    newsletter = sample_config.newsletter.model_copy(update={"unsubscribe_url": "*|UNSUB|*"})
-    message = message_of(sample_config.model_copy(update={"newsletter": newsletter}))
+    newsletter = replace(sample_config.newsletter, unsubscribe_url="*|UNSUB|*")
+    message = message_of(replace(sample_config, newsletter=newsletter))
     assert message["List-Unsubscribe"].strip() == "<mailto:unsubscribe@commonground.example>"
     assert message["List-Unsubscribe-Post"] is None
 

@@ -78,8 +78,8 @@ def test_a_degraded_issue_still_validates_and_passes_check(
         Pick(replace(bare, id=f"p{n}", url=f"https://x.example/{n}"), Section.POPULAR, n, NO_SCORE, "t")
         for n in (1, 2)
     )
-    newsletter = sample_config.newsletter.model_copy(update={"direction": "rtl", "language": "he"})
-    config = sample_config.model_copy(update={"newsletter": newsletter})
+    newsletter = replace(sample_config.newsletter, direction="rtl", language="he")
+    config = replace(sample_config, newsletter=newsletter)
     rendered = render_issue(Selection(lead, (), popular), config=config, date=dt.date(2025, 11, 24), number=3)
     assert validate(validator, rendered.mjml, tmp_path).returncode == 0
     errors = [v for v in check(Parts(rendered.html, text=rendered.text)) if v.severity == "error"]

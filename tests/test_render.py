@@ -92,10 +92,12 @@ def test_feed_text_never_becomes_markup_merge_tags_or_template_code(sample_confi
 
 
 def test_merge_tags_in_the_config_come_out_exactly_as_written(sample_config: Config) -> None:
-    newsletter = sample_config.newsletter.model_copy(
-        update={"unsubscribe_url": "{{ unsubscribe_url }}", "view_online_url": "*|ARCHIVE|*"}
+    newsletter = replace(
+        sample_config.newsletter,
+        unsubscribe_url="{{ unsubscribe_url }}",
+        view_online_url="*|ARCHIVE|*",
     )
-    config = sample_config.model_copy(update={"newsletter": newsletter})
+    config = replace(sample_config, newsletter=newsletter)
     selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
     rendered = render_issue(selection, config=config, date=NOW.date())
     assert 'href="{{ unsubscribe_url }}"' in rendered.html
@@ -105,10 +107,10 @@ def test_merge_tags_in_the_config_come_out_exactly_as_written(sample_config: Con
 
 
 def test_footer_links_fill_in_the_issue(sample_config: Config) -> None:
-    newsletter = sample_config.newsletter.model_copy(
-        update={"view_online_url": "https://news.example/issues/{slug}/?n={number}&x=1"}
+    newsletter = replace(
+        sample_config.newsletter, view_online_url="https://news.example/issues/{slug}/?n={number}&x=1"
     )
-    config = sample_config.model_copy(update={"newsletter": newsletter})
+    config = replace(sample_config, newsletter=newsletter)
     selection = Selection(Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"), (), ())
     rendered = render_issue(selection, config=config, date=NOW.date(), number=7)
     tree = lxml.html.fromstring(rendered.html)
@@ -128,16 +130,14 @@ def test_utm_can_be_switched_off_and_keeps_a_links_own_parameters(sample_config:
     selection = Selection(Pick(linked, Section.LEAD, 1, NO_SCORE, "test"), (), ())
     on = render_issue(selection, config=sample_config, date=NOW.date(), number=2)
     assert "https://x.example/1?utm_source=site&amp;id=4&amp;utm_medium=email" in on.html
-    off_config = sample_config.model_copy(
-        update={"links": sample_config.links.model_copy(update={"utm": False})}
-    )
+    off_config = replace(sample_config, links=replace(sample_config.links, utm=False))
     off = render_issue(selection, config=off_config, date=NOW.date())
     assert "utm_medium" not in off.html and "utm_medium" not in off.text
 
 
 def test_right_to_left_newsletters_render_right_to_left(sample_config: Config) -> None:
-    newsletter = sample_config.newsletter.model_copy(update={"language": "ar", "direction": "rtl"})
-    config = sample_config.model_copy(update={"newsletter": newsletter})
+    newsletter = replace(sample_config.newsletter, language="ar", direction="rtl")
+    config = replace(sample_config, newsletter=newsletter)
     selection = Selection(
         Pick(item(1), Section.LEAD, 1, NO_SCORE, "test"),
         (),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,7 +68,7 @@ def run(
     **options: Any,
 ) -> Choice:
     options.setdefault("weights", {"half_life_days": 0})  # no decay unless a case asks for it
-    config = SelectionConfig.model_validate(options)
+    config = msgspec.convert(options, SelectionConfig)
     window = issue_window(NOW, config, history)
     return select(
         items, pageviews=pageviews or {}, config=config, window=window, now=NOW, picks=picks, history=history

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from msgspec import Struct
+from msgspec.structs import asdict
 
 from digest import __version__
 from digest.config import WeightsConfig
@@ -98,7 +99,7 @@ def build_manifest(
             "personal_unsubscribe_url": issue.rendered.personal_unsubscribe_url,
         },
         "window": {"start": issue.window.start.isoformat(), "end": issue.window.end.isoformat()},
-        "weights": (weights or WeightsConfig()).model_dump(),
+        "weights": asdict(weights or WeightsConfig()),
         "sources": [_source(report) for report in reports],
         "analytics": dict(analytics) if analytics is not None else None,
         "sections": {
