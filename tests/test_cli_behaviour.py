@@ -27,7 +27,12 @@ def test_the_command_list_is_one_line_each_and_flags_carry_no_type_markers(cli: 
 
 
 def test_version(cli: Cli) -> None:
-    assert cli("-V").stdout.startswith("digest ") and cli("--version").exit_code == 0
+    """The installed distribution's version, as importlib.metadata reads it."""
+    from importlib.metadata import version
+
+    from digest import DISTRIBUTION
+
+    assert cli("-V").stdout == f"digest {version(DISTRIBUTION)}\n" and cli("--version").exit_code == 0
 
 
 def test_a_completion_script_is_generated(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
