@@ -68,10 +68,10 @@ class NewsletterConfig(_Section, frozen=True):
     def __post_init__(self) -> None:
         for key in ("sender", "reply_to"):
             value = getattr(self, key)
-            parsed = getaddresses([value]) if value is not None else [("", "")]
-            if value is not None and (
-                len(parsed) != 1 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", parsed[0][1])
-            ):
+            if value is None:
+                continue
+            parsed = getaddresses([value])
+            if len(parsed) != 1 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", parsed[0][1]):
                 raise ValueError(f"{key}: not one email address: {value!r}")
 
 
