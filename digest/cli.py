@@ -961,7 +961,7 @@ def app_for(args: list[str]) -> typer.Typer:
     """
     if not args or "_DIGEST_COMPLETE" in os.environ:
         return app
-    commands = [c for c in app.registered_commands if (c.name or _command_name(c)) == args[0]]
+    commands = [c for c in app.registered_commands if _command_name(c) == args[0]]
     groups = [g for g in app.registered_groups if g.name == args[0]]
     if not commands and not groups:
         return app
@@ -972,7 +972,7 @@ def app_for(args: list[str]) -> typer.Typer:
 
 def _command_name(command: typer.models.CommandInfo) -> str:
     assert command.callback is not None
-    return command.callback.__name__.lower().replace("_", "-")  # as typer names it
+    return command.name or typer.main.get_command_name(command.callback.__name__)  # as typer does
 
 
 def main() -> None:
