@@ -349,11 +349,13 @@ def _known(raw: Mapping[str, Any], section: type[Struct]) -> dict[str, Any]:
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
-def _problems(raw: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Every mistake in `raw`: each unknown key, with the nearest valid one, and in each section
+def _problems(
+    raw: Mapping[str, Any], unknown: list[tuple[str, ...]], overrides: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Every mistake in `raw`: each `unknown` key, with the nearest valid one, and in each section
     the first value of the wrong type (msgspec stops at the first mistake of what it converts)."""
     problems = []
-    for loc in _unknown(raw, Config):
+    for loc in unknown:
         message = f"unknown key '{'.'.join(loc)}'"
         section: type[Struct] = Config
         for part in loc[:-1]:
@@ -382,12 +384,13 @@ def _problems(raw: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]]
 
 
 def _validated(raw: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]], where: str) -> "Config":
+    unknown = _unknown(raw, Config)
     try:
-        if not _unknown(raw, Config):
+        if not unknown:
             return msgspec.convert(raw, Config)
     except msgspec.ValidationError:
         pass  # every mistake is found and named below
-    problems = _problems(raw, overrides)
+    problems = _problems(raw, unknown, overrides)
     message = problems[0] if len(problems) == 1 else f"{len(problems)} mistakes: " + " | ".join(problems)
     raise ConfigError(message, path=where)
 
