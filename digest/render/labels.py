@@ -61,14 +61,19 @@ def _compiled(po: Path, language: str) -> bytes:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    from digest.issue_folder import write_file  # here: issue_folder imports digest.render
-
     compiled = io.BytesIO()
     write_mo(compiled, read_po(io.BytesIO(source), locale=language), use_fuzzy=False)
     if cached:
-        with contextlib.suppress(OutputError):  # a cache that cannot be written is no cache
-            write_file(cached, compiled.getvalue())
+        _keep(cached, compiled.getvalue())
     return compiled.getvalue()
+
+
+def _keep(cached: Path, data: bytes) -> None:
+    """`data` into the cache file: a cache that cannot be written is no cache."""
+    from digest.issue_folder import write_file  # here: issue_folder imports digest.render
+
+    with contextlib.suppress(OutputError):
+        write_file(cached, data)
 
 
 class Labels(gettext.NullTranslations):
@@ -132,8 +137,6 @@ def _locale(language: str) -> Locale:
     """
     import babel
 
-    from digest.issue_folder import write_file  # here: issue_folder imports digest.render
-
     name = locale_of(language)
     folder = cache_dir("locales")
     cached = folder / f"{name}-babel-{babel.__version__}.pickle" if folder else None
@@ -148,8 +151,7 @@ def _locale(language: str) -> Locale:
     # Babel loads the data when a property is first read: read one, so the pickle carries it.
     locale.date_formats  # noqa: B018
     if cached:
-        with contextlib.suppress(OutputError):  # a cache that cannot be written is no cache
-            write_file(cached, pickle.dumps(locale, protocol=pickle.HIGHEST_PROTOCOL))
+        _keep(cached, pickle.dumps(locale, protocol=pickle.HIGHEST_PROTOCOL))
     return locale
 
 
