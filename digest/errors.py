@@ -84,6 +84,12 @@ class RenderError(DigestError):
     exit_code = ExitCode.RENDER
 
 
+class OutputRefused(DigestError):
+    """An output folder digest would replace holds files it did not write: nothing is touched."""
+
+    exit_code = ExitCode.USAGE
+
+
 class OutputError(DigestError):
     """The issue folder could not be written."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from digest.errors import InputError, OutputError
+from digest.errors import InputError, OutputError, OutputRefused
 from digest.render import ManifestSummary, read_manifest
 
 HTML = "index.html"  # the email's HTML part, for nobody in particular; also the archive's page
@@ -148,9 +148,45 @@ def read_page(folder: Path) -> str:
         raise InputError(f"the issue is gone from its folder ({error.strerror})", path=str(page)) from None
 
 
+# Written into every folder digest writes whole: only a folder that has it (or is empty) is ever
+# replaced, so `--out .` can never take the editor's own files with it.
+MARK = ".made-by-digest"
+_MARK_TEXT = b"This folder was written by digest, which replaces it whole when it writes it again.\n"
+# What the folders digest wrote before they were marked hold: such a folder is digest's too.
+_OURS = {HTML, TEXT, MESSAGE, MANIFEST, PERSONAL_HTML, PERSONAL_TEXT}
+_OURS |= {"inputs.zip", "dry-run", "feed.atom", "feed.json"}
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace a folder digest did not make: one without its mark that holds anything
+    an earlier digest would not have written there (an issue folder's files, an archive's)."""
+    try:
+        entries = list(os.scandir(target))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise OutputRefused("a file is in the way of the folder digest writes", path=str(target)) from None
+    except OSError as error:
+        raise OutputError(f"cannot read the folder: {error.strerror or error}", path=str(target)) from None
+    names = {entry.name for entry in entries}
+    if MARK in names:
+        return
+    # An archive written before the mark: its index, feeds and a folder per issue with a page.
+    strangers = {n for n in names - _OURS if [p.name for p in (target / n).glob("*")] != [HTML]}
+    if strangers:
+        shown = ", ".join(sorted(strangers)[:3]) + (", …" if len(strangers) > 3 else "")
+        raise OutputRefused(
+            f"not a folder digest wrote ({shown} in it): refusing to replace it; choose a new or empty one",
+            path=str(target),
+        )
+
+
 def write_folder(target: Path, files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Path:
     """Write `files` (name → bytes, or such pairs as they come: a dry run's 100,000 messages are
-    never all in memory) as the folder `target`, replacing any folder already there."""
+    never all in memory) as the folder `target`, replacing a folder digest wrote there before
+    (marked as its own); any other non-empty folder is refused, untouched."""
+    target = Path(os.path.abspath(target))  # noqa: PTH100 (".." made a name; resolve() would follow links)
+    _check_replaceable(target)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +196,7 @@ def write_folder(target: Path, files: Mapping[str, bytes] | Iterable[tuple[str, 
             f"cannot create the output folder: {error.strerror or error}", path=str(parent)
         ) from None
     try:
+        (staging / MARK).write_bytes(_MARK_TEXT)
         for name, data in files.items() if isinstance(files, Mapping) else files:
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -90,3 +90,29 @@ def test_an_archive_with_no_issues_is_still_a_site(cli: Cli) -> None:
     result = cli("archive", "--out", "empty")
     assert result.exit_code == 0, result.output
     assert feedparser.parse((cli.cwd / "empty" / "feed.atom").read_bytes()).version == "atom10"
+
+
+@pytest.mark.parametrize("where", ["--out", "archive.dir"])
+def test_an_archive_over_a_folder_digest_did_not_make_is_refused_and_nothing_is_deleted(
+    cli: Cli, three_issues: Path, where: str
+) -> None:
+    folder = three_issues.parent
+    before = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    if where == "--out":
+        result = cli("archive", "--config", str(three_issues), "--out", str(folder))
+    else:
+        three_issues.write_text(three_issues.read_text().replace("[archive]\n", '[archive]\ndir = "."\n'))
+        result = cli("archive", "--config", str(three_issues))
+    assert result.exit_code == 2, result.output
+    assert "refusing to replace it" in result.stderr and "digest.toml" in result.stderr
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == before
+
+
+def test_an_archive_is_written_again_over_its_own_folder(cli: Cli, three_issues: Path) -> None:
+    out = three_issues.parent / "public"
+    for _ in range(2):
+        result = cli("archive", "--config", str(three_issues), "--out", str(out))
+        assert result.exit_code == 0, result.output
+    (out / "notes.txt").write_text("mine")  # what the editor puts in digest's folder goes with it
+    assert cli("archive", "--config", str(three_issues), "--out", str(out)).exit_code == 0
+    assert not (out / "notes.txt").exists()

@@ -14,7 +14,7 @@ from msgspec.structs import replace
 from digest.build import build
 from digest.config import load_config
 from digest.errors import OutputError, RenderError
-from digest.issue_folder import write_file, write_folder
+from digest.issue_folder import MARK, write_file, write_folder
 from digest.models import issue_moment
 
 from .conftest import ENTRY, HttpServer, Route, run_digest, start_digest
@@ -72,6 +72,7 @@ def test_the_same_inputs_and_date_give_byte_identical_files(tmp_path: Path, news
         "personal.html",
         "personal.txt",
         "inputs.zip",
+        ".made-by-digest",  # the mark that lets digest replace this folder, and no other
     }
     assert files_of(a) == files_of(b)
 
@@ -133,7 +134,8 @@ def test_a_single_file_that_cannot_be_put_in_place_leaves_nothing_beside_it(tmp_
 def test_a_rebuild_replaces_the_folder_whole(tmp_path: Path) -> None:
     write_folder(tmp_path / "issue", {"old.txt": b"old", "same.txt": b"1"})
     write_folder(tmp_path / "issue", {"same.txt": b"2"})
-    assert files_of(tmp_path / "issue") == {"same.txt": b"2"}
+    assert files_of(tmp_path / "issue").keys() == {"same.txt", MARK}
+    assert files_of(tmp_path / "issue")["same.txt"] == b"2"
     assert [p.name for p in tmp_path.iterdir()] == ["issue"]
 
 

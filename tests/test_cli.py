@@ -27,6 +27,7 @@ def test_with_no_config_it_builds_the_bundled_sample_and_says_so(cli: Cli) -> No
     folder = Path(result.stdout.splitlines()[-1])
     assert folder == cli.cwd / "issues" / "2025-11-24"
     assert sorted(p.name for p in folder.iterdir()) == [
+        ".made-by-digest",
         "digest.txt",
         "index.html",
         "inputs.zip",

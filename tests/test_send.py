@@ -297,6 +297,7 @@ def test_dry_run_writes_every_personal_message(cli: Cli, smtp: SmtpServer) -> No
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.splitlines()[-1])
     assert sorted(p.name for p in folder.iterdir()) == [
+        ".made-by-digest",
         "00001-ana.ionescu@example.org.eml",
         "00002-levan@example.net.eml",
         "00003-m.sargsyan@example.com.eml",
