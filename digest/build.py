@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ from digest.models import (
     SourceReport,
     SourceStatus,
     Window,
+    issue_moment,
 )
 from digest.render import (
     build_manifest,
@@ -61,6 +62,8 @@ from digest.state import State, open_state
 
 if TYPE_CHECKING:
     import httpx
+
+    from digest.send import Progress, SendReport, Unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -365,3 +368,40 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
     built = compose_issue(inputs, issue_config, kept.now, kept.history, data)
     target = issue_folder.write_folder(out / built.issue.slug if out else folder, built.files)
     return target, built
+
+
+def run_issue(
+    config: Config,
+    *,
+    now: dt.datetime,
+    out_dir: Path,
+    state_dir: Path,
+    env: Mapping[str, str],
+    unconfirmed: Unconfirmed | None = None,
+    on_built: Callable[[Path, Built], None] | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """`digest run`, the cron job: build the issue of `now`'s day (or the configured date) and
+    send it to every subscriber.
+
+    `on_built` hears of the issue folder between the build and the send (the CLI prints it).
+    The lock comes first, so a second run exits at once (7) before it builds anything; nothing
+    new to send (3) stops before the send.
+    """
+    from digest.send import send_all, sender_lock  # a build alone never loads the sender
+
+    with sender_lock(state_dir):
+        moment = issue_moment(issue_day(config, now.date()))
+        folder, built = build(config, moment, out_dir, state_dir, env=env)
+        if on_built:
+            on_built(folder, built)
+        return send_all(
+            config,
+            state_dir,
+            folder.name,
+            now=now,
+            env=env,
+            unconfirmed=unconfirmed,
+            progress=progress,
+            locked=True,
+        )

@@ -200,6 +200,18 @@ ConfigOption = Annotated[
 ]
 
 
+DateOption = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--date",
+        metavar="YYYY-MM-DD",
+        formats=["%Y-%m-%d"],
+        envvar="DIGEST_DATE",
+        help="The issue date, YYYY-MM-DD (default: the config's issue.date, else today).",
+    ),
+]
+
+
 @app.command(short_help="Build an issue from your feeds.")
 @_with_verbosity
 def build(
@@ -218,16 +230,7 @@ def build(
             "--out", "-o", metavar="DIR", envvar="DIGEST_OUT", file_okay=False, help="Where issue folders go."
         ),
     ] = None,
-    date: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--date",
-            metavar="YYYY-MM-DD",
-            formats=["%Y-%m-%d"],
-            envvar="DIGEST_DATE",
-            help="The issue date, YYYY-MM-DD (default: the config's issue.date, else today).",
-        ),
-    ] = None,
+    date: DateOption = None,
     lead: Annotated[
         str | None, typer.Option("--lead", metavar="URL", help="Pin this story (URL or guid) as the lead.")
     ] = None,
@@ -497,16 +500,16 @@ def send(
 
 @app.command(short_help="Build and send this week's issue (cron).")
 @_with_verbosity
-def run(config: ConfigOption = None, unconfirmed: UnconfirmedOption = None) -> None:
+def run(config: ConfigOption = None, date: DateOption = None, unconfirmed: UnconfirmedOption = None) -> None:
     """Build this week's issue, then send it: for cron. Exit 3, and no send, when nothing is new.
 
     Example: digest run --config /srv/newsletter/digest.toml
     """
     with _exit_codes():
-        settings = _settings(config, own=True)
+        settings = _settings(config, own=True, date=date)
         cwd = Path.cwd()
+        from digest.build import run_issue
         from digest.config import output_dir, state_dir
-        from digest.run import run_issue
 
         _read_feedback(settings)
         with _progress_bar() as progress:
@@ -726,22 +729,21 @@ def unsubscribe_server(
 
     Example: digest unsubscribe-server --port 8026
     """
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-    from digest.feedback.endpoint import app_for
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    from digest.feedback.endpoint import app_for, serve
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        server = make_server(host, port, app_for(settings, Path.cwd(), os.environ), handler_class=Quiet)
-        typer.echo(f"digest: unsubscribe endpoint at http://{host}:{server.server_port}/ (Ctrl-C to stop)")
         try:
-            server.serve_forever()
+            server = serve(app_for(settings, Path.cwd(), os.environ), host, port)
+        except OSError as error:
+            raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        typer.echo(
+            f"digest: unsubscribe endpoint at http://{host}:{server.getsockname()[1]}/ (Ctrl-C to stop)"
+        )
+        try:
+            server.run()
         finally:
-            server.server_close()
+            server.close()
 
 
 subscribers_app = typer.Typer(

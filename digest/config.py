@@ -210,6 +210,9 @@ class FeedbackConfig(_Section, frozen=True):
     password_file: str | None = None
     ca_file: str | None = None  # a CA bundle to verify the IMAP server with, besides the system's
     processed: str = "Processed"  # the folder handled mail is moved to
+    # A larger message is left in the mailbox unread (named in the summary): real bounces and
+    # complaints are a few kilobytes, and one that quotes the issue whole a few hundred.
+    max_message_bytes: Annotated[int, Meta(ge=65536, le=100 * 1024 * 1024)] = 5 * 1024 * 1024
     # Temporary failures on this many different issues suppress an address.
     soft_bounce_limit: Annotated[int, Meta(ge=1, le=100)] = 3
     # VERP: each copy's envelope sender, with the recipient's token ("bounces+{token}@example.org"),

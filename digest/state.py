@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,8 +39,25 @@ from digest.models import (
 DB_NAME = "digest.sqlite"
 BUSY_TIMEOUT = 5.0  # seconds to wait for another process's write to finish
 
-# Each entry takes the schema from version N-1 to N. Append; never edit a released step.
-MIGRATIONS: tuple[str, ...] = (
+
+def _one_key_per_address(db: sqlite3.Connection) -> None:
+    """Addresses at an internationalised domain were kept with the domain in Unicode; they are
+    kept under `address_key` now (the ASCII form their tokens and bounces carry). Where both
+    forms are there, the row already under the key wins (the ledger's latest, the first suppression)."""
+    from digest.addresses import key_or_none
+
+    for table in ("suppressions", "sends", "feedback"):
+        rows = db.execute(f"SELECT rowid, email FROM {table}").fetchall()
+        for rowid, email in rows:
+            key = key_or_none(email) if not email.isascii() else None
+            if key and key != email:
+                db.execute(f"UPDATE OR IGNORE {table} SET email = ? WHERE rowid = ?", (key, rowid))
+                db.execute(f"DELETE FROM {table} WHERE rowid = ? AND email = ?", (rowid, email))
+
+
+# Each entry takes the schema from version N-1 to N: SQL, or a function for what SQL cannot do.
+# Append; never edit a released step.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     CREATE TABLE feed_cache (
         url            TEXT PRIMARY KEY,
@@ -139,6 +156,7 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO feedback SELECT issue_number, email, 'soft_bounce', at, detail FROM soft_bounces;
     DROP TABLE soft_bounces;
     """,
+    _one_key_per_address,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -233,8 +251,23 @@ class State:
         ):
             yield email
 
-    def latest_issue(self) -> int:
-        return int(self._db.execute("SELECT coalesce(max(number), 0) FROM issues").fetchone()[0])
+    def mailed_in(self, number: int) -> Iterator[str]:
+        """The addresses a copy of issue `number` went to (or may have): whose bounces can come back."""
+        for (email,) in self._db.execute(
+            "SELECT email FROM sends WHERE issue_number = ? AND (sent_at IS NOT NULL OR status IN (?, ?))",
+            (number, *DELIVERED),
+        ):
+            yield email
+
+    def last_mailed(self, email: str) -> int | None:
+        """The latest issue that went (or may have gone) to `email`: what a bounce without a
+        Message-ID of ours is counted for."""
+        row = self._db.execute(
+            "SELECT max(issue_number) FROM sends"
+            " WHERE email = ? AND (sent_at IS NOT NULL OR status IN (?, ?))",
+            (email, *DELIVERED),
+        ).fetchone()
+        return int(row[0]) if row[0] is not None else None
 
     # --- issues
 
@@ -482,7 +515,18 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
     for number in range(version, SCHEMA_VERSION):
         # Each step and its version bump in one transaction: a crash leaves the old schema.
-        db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;")
+        step = MIGRATIONS[number]
+        if isinstance(step, str):
+            db.executescript(f"BEGIN; {step} PRAGMA user_version = {number + 1}; COMMIT;")
+            continue
+        db.execute("BEGIN")
+        try:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
 
 # What the database itself can be blamed for: another process's lock, a damaged or foreign file,
@@ -505,7 +549,7 @@ def _unusable(error: sqlite3.DatabaseError, path: Path) -> StateError:
 
 
 @contextmanager
-def open_state(folder: Path) -> Iterator[State]:
+def open_state(folder: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[State]:
     """The state database, opened and migrated; closed when the block ends.
 
     A damaged, locked or newer database is a `StateError` when it is opened. In the block, only
@@ -515,7 +559,7 @@ def open_state(folder: Path) -> Iterator[State]:
     path = folder / DB_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT)
+        db = sqlite3.connect(path, timeout=busy_timeout)
     except (OSError, sqlite3.Error) as error:
         raise StateError(f"cannot open the state database: {error}", path=str(path)) from None
     try:

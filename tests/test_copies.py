@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digest.addresses import token
 from digest.config import Config, load_config
 from digest.issue_folder import PersonalIssue, read_personal
 from digest.models import Recipient
 from digest.render.markers import GREETING, UNSUBSCRIBE
 from digest.send.copies import Copies, EncodedPart, boundary_for
-from digest.send.personalize import personal_message, token
+from digest.send.personalize import personal_message
 
 from .conftest import build_into
 

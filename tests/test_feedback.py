@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import hashlib
 import json
 import mailbox
 import re
@@ -19,9 +20,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from digest.addresses import token
 from digest.feedback.process import Rules, read_message
-from digest.feedback.tokens import Tokens
-from digest.send.personalize import token
+from digest.feedback.tokens import Copies, Tokens
 
 from .conftest import CORPUS, Cli
 from .smtp import SmtpServer
@@ -36,6 +37,9 @@ COMPLAINT = "bsd/arf-01.eml"  # redacted@example.net
 AUTO_REPLY = "bsd/rfc3834-01.eml"
 ORDINARY = "not-a-bounce/is-not-bounce-01.eml"
 NAMES_NOBODY = "bsd/lhost-sendmail-25.eml"  # a 5.1.1 DSN whose recipient no parser can read
+
+
+RETURN_PATH = "bounces+{token}@commonground.example"
 
 
 def corpus(name: str) -> bytes:
@@ -197,7 +201,7 @@ def test_history_shows_each_issues_rates_and_warns_above_the_thresholds(cli: Cli
 
 def test_verp_traces_a_bounce_to_its_subscriber_whatever_it_names(cli: Cli, smtp: SmtpServer) -> None:
     box = cli.cwd / "Maildir"
-    config = sent_issue(cli, smtp, box, extra='return_path = "bounces+{token}@commonground.example"\n')
+    config = sent_issue(cli, smtp, box, extra=f"return_path = {json.dumps(RETURN_PATH)}\n")
     senders = dict(zip((r[0].lower() for r, _ in smtp.recorder.messages), smtp.recorder.senders, strict=True))
     assert len(set(senders.values())) == 4 and all(
         re.fullmatch(r"bounces\+[0-9a-f]{32}@commonground\.example", s) for s in senders.values()
@@ -226,32 +230,68 @@ def test_a_bounce_naming_nobody_without_verp_is_left_for_a_person(cli: Cli, smtp
     box = maildir(cli.cwd / "Maildir", NAMES_NOBODY)
     config = with_feedback(newsletter(cli.cwd / "news", smtp), box)
     result = cli("feedback", "--config", config)
-    assert "1 bounce naming nobody (left unread)" in result.stdout
+    assert "1 report about no copy we sent (left unread)" in result.stdout
     assert suppressed(cli, config) == {} and len(mailbox.Maildir(box, create=False)) == 1
 
 
 def test_soft_bounces_on_enough_different_issues_suppress(cli: Cli, smtp: SmtpServer) -> None:
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box)
+    Path(config).write_text(
+        Path(config).read_text().replace("soft_bounce_limit = 3", "soft_bounce_limit = 2")
+    )
+    first = sent_copies(smtp)["m.sargsyan@example.com"]
+    next_issue(cli, smtp, config)
+    second = sent_copies(smtp)["m.sargsyan@example.com"]
     raw = (BOUNCES / SOFT).read_bytes()
-    # The bounce quotes the copy's Message-ID, which says the issue; two bounces of issue 1 count once.
-    copies = {
-        f"{n}-{issue}": raw + f"\nMessage-ID: <digest.{issue}.2025-11-24.abc@x.example>\n".encode()
-        for n, issue in enumerate((1, 1, 2))
-    }
-    box = maildir(cli.cwd / "Maildir", extra=copies)
-    config = with_feedback(newsletter(cli.cwd / "news", smtp), box, limit=2)
-    assert cli("feedback", "--config", config).exit_code == 0
-    assert suppressed(cli, config) == {"kijitora@example.com": ("soft_bounces", "mailbox")}
+    # Each bounce quotes its copy's Message-ID, which says the issue; two of issue 1 count once.
+    maildir(box, extra={"a": quoting(raw, first), "b": quoting(raw, first)})
+    assert cli("feedback", "--config", config, env=environment()).exit_code == 0
+    assert suppressed(cli, config) == {}
+    maildir(box, extra={"c": quoting(raw, second)})
+    assert cli("feedback", "--config", config, env=environment()).exit_code == 0
+    assert suppressed(cli, config) == {"m.sargsyan@example.com": ("soft_bounces", "mailbox")}
 
 
 def test_send_reads_the_mailbox_first_and_mails_nobody_it_suppressed(cli: Cli, smtp: SmtpServer) -> None:
-    hard = (BOUNCES / HARD).read_bytes().replace(b"neko@example.co.jp", b"levan@example.net")
-    box = maildir(cli.cwd / "Maildir", extra={"hard": hard})
-    config = with_feedback(newsletter(cli.cwd / "news", smtp), box)
-    cli("build", "--config", config)
-    result = cli("send", "--config", config, env=environment())
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box)
+    hard = corpus(HARD).replace(b"neko@example.co.jp", b"levan@example.net")
+    maildir(box, extra={"hard": quoting(hard, sent_copies(smtp)["levan@example.net"])})
+    assert "levan@example.net" not in next_issue(cli, smtp, config)
+    assert suppressed(cli, config) == {"levan@example.net": ("hard_bounce", "mailbox")}
+
+
+def forge(raw: bytes, number: int, key: str) -> bytes:
+    return raw + f"\nMessage-ID: <digest.{number}.2025-11-24.{key}@commonground.example>\n".encode()
+
+
+def test_forged_feedback_suppresses_nobody(cli: Cli, smtp: SmtpServer) -> None:
+    """A stranger who knows a subscriber's address writes reports about copies never sent."""
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box, extra=f"return_path = {json.dumps(RETURN_PATH)}\n")
+    soft = corpus(SOFT).replace(b"kijitora@example.com", b"m.sargsyan@example.com")
+    hard = corpus(HARD).replace(b"neko@example.co.jp", b"levan@example.net")
+    complaint = corpus(COMPLAINT).replace(b"redacted@example.net", b"ana.ionescu@example.org")
+    # Her copy's key as digest made it before the secret keyed it: anyone could compute it.
+    unkeyed = hashlib.sha256(b"1\0editor@commonground.example").hexdigest()[:20]
+    bogus_token = "f" * 32
+    mail = {
+        # issues that do not exist, each with a well-formed key
+        **{f"soft{n}": forge(soft, n, "0" * 20) for n in (7, 8, 9)},
+        "overflow": forge(soft, 10**22, "0" * 20),
+        "dsn": hard,  # names a subscriber, quotes no copy
+        "arf": complaint,  # likewise
+        "unkeyed": forge(corpus(COMPLAINT), 1, unkeyed),
+        # came back to a VERP address with a token digest never issued
+        "verp": f"Delivered-To: {RETURN_PATH.format(token=bogus_token)}\n".encode() + hard,
+    }
+    maildir(box, extra=mail)
+    result = cli("feedback", "--config", config, env=environment())
     assert result.exit_code == 0, result.output
-    assert "feedback: 1 bounce, 0 complaints" in result.stdout
-    assert "levan@example.net" not in smtp.recorder.copies and len(smtp.recorder.copies) == 3
+    assert suppressed(cli, config) == {}
+    assert f"{len(mail)} reports about no copy we sent (left unread)" in result.stdout
+    assert len(mailbox.Maildir(box, create=False)) == len(mail)  # all left for a person
 
 
 def test_a_folder_that_is_not_a_maildir_is_one_line_exit_2(cli: Cli, smtp: SmtpServer) -> None:
@@ -309,8 +349,95 @@ def test_a_request_is_recognised_by_where_it_was_sent_and_its_token(
         now=dt.datetime(2025, 11, 25, tzinfo=dt.UTC),
         soft_limit=3,
         tokens=Tokens(SECRET, lambda: ["ana@x.example", "levan@x.example"]),
+        copies=Copies(SECRET, lambda _: ["ana@x.example", "levan@x.example"]),
         unsubscribe_to=mailto,
     )
     reading = read_message(message.as_bytes(), rules)
     assert [e.email for e in reading.events] == ([expected] if expected else [])
     assert reading.left == (None if expected else "other")
+
+
+def nested(depth: int) -> bytes:
+    """A message whose multiparts nest `depth` deep: the email package's walk recurses per level."""
+    head = "".join(f'Content-Type: multipart/mixed; boundary="b{n}"\n\n--b{n}\n' for n in range(depth))
+    tail = "".join(f"\n--b{n}--\n" for n in reversed(range(depth)))
+    return f"From: x@elsewhere.example\nSubject: deep\nMIME-Version: 1.0\n{head}\nhello{tail}".encode()
+
+
+def test_mail_that_cannot_be_read_is_left_and_named_and_the_send_goes_on(cli: Cli, smtp: SmtpServer) -> None:
+    box = cli.cwd / "Maildir"
+    config = sent_issue(cli, smtp, box, extra="max_message_bytes = 65536\n")
+    copies = sent_copies(smtp)
+    hard = corpus(HARD).replace(b"neko@example.co.jp", b"levan@example.net")
+    maildir(box, extra={"hard": quoting(hard, copies["levan@example.net"]), "deep": nested(1000)})
+    new = box / "new"
+    (new / "2-large").write_bytes(quoting(hard, copies["m.sargsyan@example.com"]) + b"x" * 70_000)
+    # A link to a file elsewhere that would unsubscribe Ana: never followed.
+    (cli.cwd / "elsewhere.eml").write_bytes(
+        quoting(
+            corpus(HARD).replace(b"neko@example.co.jp", b"ana.ionescu@example.org"),
+            copies["ana.ionescu@example.org"],
+        )
+    )
+    (new / "3-link").symlink_to(cli.cwd / "elsewhere.eml")
+    mailed = next_issue(cli, smtp, config)
+    assert (
+        "levan@example.net" not in mailed and {"ana.ionescu@example.org", "m.sargsyan@example.com"} <= mailed
+    )
+    assert suppressed(cli, config) == {"levan@example.net": ("hard_bounce", "mailbox")}
+    again = cli("feedback", "--config", config, env=environment())
+    assert again.exit_code == 0 and "Traceback" not in again.output
+    line = again.stdout
+    assert "3 messages not read:" in line, line
+    assert "new/2-large (72," in line and "over the limit of 65,536 (feedback.max_message_bytes)" in line
+    assert "new/3-link (a symbolic link, not followed)" in line
+    assert "(cannot be read: RecursionError)" in line
+    assert (new / "3-link").is_symlink() and (new / "2-large").exists()  # left where they were
+
+
+def test_a_reader_at_an_internationalised_domain_is_one_subscriber_on_every_path(
+    cli: Cli, smtp: SmtpServer
+) -> None:
+    """Chloé's address in Unicode, Dora's in its xn-- form: each way back out reaches the one key."""
+    from .test_endpoint import BODY, serving
+    from .test_endpoint import request as http_request
+
+    box = cli.cwd / "Maildir"
+    maildir(box)
+    verp = f"return_path = {json.dumps(RETURN_PATH)}\n"
+    config = with_feedback(newsletter(cli.cwd / "news", smtp), box, extra=verp)
+    listed = ["chloe@bücher.example,Chloé", "Dora@XN--BCHER-KVA.example,Dora", "emil@bücher.example,Emil"]
+    rows = ["email,name", *listed, "stays@bücher.example,\n"]
+    (cli.cwd / "news" / "subscribers.csv").write_text("\n".join(rows))
+    assert cli("build", "--config", config).exit_code == 0
+    assert cli("send", "--config", config, env=environment()).exit_code == 0
+    copies = sent_copies(smtp)
+    ascii_domain = "@xn--bcher-kva.example"
+    assert sorted(copies) == sorted(f"{n}{ascii_domain}" for n in ("chloe", "dora", "emil", "stays"))
+    # Chloé presses one-click unsubscribe: the link in her copy, posted to the endpoint.
+    link = re.search(r"<(https://[^>]+)>", str(copies[f"chloe{ascii_domain}"]["List-Unsubscribe"]))
+    assert link
+    with serving(cli.cwd / "news" / "state") as base:
+        assert http_request(base + "/u?" + urlsplit(link.group(1)).query, BODY)[0] == 200
+    # Dora's copy bounces back to her VERP address, the report naming her in Unicode.
+    senders = dict(zip((to[0] for to, _ in smtp.recorder.messages), smtp.recorder.senders, strict=True))
+    hard = corpus(HARD).replace(b"neko@example.co.jp", "dora@bücher.example".encode())
+    hard = f"Delivered-To: {senders['Dora@xn--bcher-kva.example']}\n".encode() + hard
+    # Emil mails the unsubscribe address of his copy's List-Unsubscribe.
+    emil = request("emil@bücher.example", mailto_of(copies[f"emil{ascii_domain}"]))
+    maildir(box, extra={"hard": hard, "emil": emil})
+    result = cli("feedback", "--config", config, env=environment())
+    assert "1 bounce, 0 complaints, 1 unsubscribe; 2 suppressed" in result.stdout, result.output
+    assert suppressed(cli, config) == {
+        f"chloe{ascii_domain}": ("unsubscribed", "endpoint"),
+        f"dora{ascii_domain}": ("hard_bounce", "mailbox"),
+        f"emil{ascii_domain}": ("unsubscribed", "mailbox"),
+    }
+    assert next_issue(cli, smtp, config) == {f"stays{ascii_domain}"}
+    exported = cli("subscribers", "export", "--config", config).stdout
+    assert exported.splitlines()[1:] == [
+        "chloe@bücher.example,Chloé,unsubscribed",
+        "Dora@XN--BCHER-KVA.example,Dora,bounced",
+        "emil@bücher.example,Emil,unsubscribed",
+        "stays@bücher.example,,",
+    ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from digest.addresses import token
 from digest.config import Config, load_config
 from digest.errors import SendError
 from digest.issue_folder import read_personal
@@ -22,7 +23,6 @@ from digest.models import Recipient
 from digest.send.copies import Copies
 from digest.send.delivery import SendReport, send_issue
 from digest.send.lock import exclusive
-from digest.send.personalize import token
 from digest.send.secrets import Secrets
 from digest.send.subscribers import ListReport, read_subscribers
 from digest.state import open_state
@@ -315,6 +315,17 @@ def test_run_builds_then_sends_and_exits_3_when_nothing_is_new(cli: Cli, smtp: S
     later = cli("run", "--config", str(config), env=environment() | {"DIGEST_ISSUE__DATE": "2025-12-01"})
     assert later.exit_code == 3
     assert sum(smtp.recorder.copies.values()) == 4
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_run_takes_the_issue_date_as_build_does(cli: Cli, smtp: SmtpServer, how: str) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    flag = ["--date", "2025-11-25"] if how == "flag" else []
+    env = environment() | ({"DIGEST_DATE": "2025-11-25"} if how == "environment" else {})
+    result = cli("run", "--config", str(config), *flag, env=env)
+    assert result.exit_code == 0, result.output
+    assert (cli.cwd / "news" / "issues" / "2025-11-25" / "index.html").is_file()
+    assert not (cli.cwd / "news" / "issues" / "2025-11-24").exists()  # the config's pinned date gave way
 
 
 def test_the_rate_limit_spaces_the_messages(tmp_path: Path, smtp: SmtpServer) -> None:

@@ -160,7 +160,9 @@ def test_a_rebuild_replaces_the_issue_and_keeps_its_number(tmp_path: Path) -> No
 
 def test_an_older_schema_is_migrated_forward_and_keeps_its_data(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / DB_NAME)
-    db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    first = MIGRATIONS[0]
+    assert isinstance(first, str)
+    db.executescript(first + "PRAGMA user_version = 1;")
     db.execute("INSERT INTO feed_cache VALUES ('https://x.example/f', '\"e\"', NULL, '0', '{}')")
     db.commit()
     db.close()
@@ -169,3 +171,26 @@ def test_an_older_schema_is_migrated_forward_and_keeps_its_data(tmp_path: Path) 
     db = sqlite3.connect(tmp_path / DB_NAME)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("SELECT url FROM feed_cache").fetchall() == [("https://x.example/f",)]
+
+
+def test_addresses_kept_with_a_unicode_domain_migrate_to_the_one_key(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    steps = MIGRATIONS[: SCHEMA_VERSION - 1]
+    for number, step in enumerate(steps):
+        assert isinstance(step, str)
+        db.executescript(f"{step} PRAGMA user_version = {number + 1};")
+    db.executescript(
+        "INSERT INTO suppressions VALUES"
+        " ('chloe@bücher.example', 'unsubscribed', 'endpoint', '2025-11-25', '');"
+        "INSERT INTO sends (issue_number, email, status) VALUES (1, 'chloe@bücher.example', 'sent');"
+        # both forms in one issue's ledger: the row already under the key stays
+        "INSERT INTO sends (issue_number, email, status) VALUES (2, 'dora@bücher.example', 'queued');"
+        "INSERT INTO sends (issue_number, email, status) VALUES (2, 'dora@xn--bcher-kva.example', 'sent');"
+    )
+    db.commit()
+    db.close()
+    with open_state(tmp_path) as state:
+        assert [s.email for s in state.suppressions()] == ["chloe@xn--bcher-kva.example"]
+        assert list(state.mailed_in(1)) == ["chloe@xn--bcher-kva.example"]
+        assert list(state.mailed_in(2)) == ["dora@xn--bcher-kva.example"]
+        assert state.last_mailed("dora@xn--bcher-kva.example") == 2

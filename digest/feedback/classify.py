@@ -16,8 +16,8 @@ from email.message import Message
 from flufl.bounce import all_failures
 from msgspec import Struct
 
+from digest.addresses import key_or_none
 from digest.models import FeedbackKind
-from digest.send.subscribers import normalized
 
 # flufl.bounce logs a detector's exception with its traceback before raising it; digest reports
 # what it makes of each message itself, in one line.
@@ -27,7 +27,7 @@ logging.getLogger("flufl.bounce").propagate = False
 
 class Verdict(Struct, frozen=True):
     kind: FeedbackKind | None  # None: not a failure or a complaint (an auto-reply, a delay warning…)
-    addresses: tuple[str, ...] = ()  # normalized, sorted; none when the report names nobody
+    addresses: tuple[str, ...] = ()  # address keys, sorted; none when the report names nobody
     detail: str = ""  # status codes, the feedback type, or why it is none
 
 
@@ -36,8 +36,8 @@ def _addresses(found: frozenset[bytes] | set[str]) -> tuple[str, ...]:
     for address in found:
         text = address.decode("utf-8", errors="replace") if isinstance(address, bytes) else address
         text = text.strip().strip("<>")
-        if "@" in text:
-            out.add(normalized(text))
+        if (key := key_or_none(text)) is not None:
+            out.add(key)
     return tuple(sorted(out))
 
 
@@ -100,7 +100,7 @@ def classify(message: Message) -> Verdict:
     codes = [code for code, _ in statuses]
     detail = " ".join(dict.fromkeys(codes))
     failed = any(failed for _, failed in statuses)
-    if not addresses and not failed:
+    if not (temporary or permanent) and not failed:
         # Bounces are auto-submitted too (RFC 3834): only without a failure is it an auto-reply.
         auto = str(message.get("Auto-Submitted", "")).lower().startswith("auto-replied")
         return Verdict(None, detail="an auto-reply" if auto else "no failed address found")

@@ -6,16 +6,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from email_validator import EmailNotValidError
-
+from digest.addresses import EmailNotValidError, address_key
 from digest.config import Config
 from digest.errors import InputError
 from digest.feedback.lists import export_subscribers, read_suppression_file
 from digest.feedback.mailbox import open_mailbox
 from digest.feedback.process import FeedbackReport, Rules, process
-from digest.feedback.tokens import Tokens
+from digest.feedback.tokens import Copies, Tokens
 from digest.models import Suppression, SuppressionReason, SuppressionSource
-from digest.send.subscribers import key_of
 from digest.state import open_state
 
 
@@ -23,7 +21,7 @@ def _addresses(addresses: Iterable[str]) -> list[str]:
     found = []
     for address in addresses:
         try:
-            found.append(key_of(address))
+            found.append(address_key(address))
         except EmailNotValidError as error:
             raise InputError(f"not an email address: {error}", path=address) from None
     return found
@@ -70,13 +68,15 @@ def read_feedback(
     """Read the feedback mailbox, if one is configured (None when not)."""
     if not config.feedback.mailbox:
         return None
+    secret = env.get(config.send.secret_env)
     with open_state(state_dir) as state, open_mailbox(config, env) as box:
         rules = Rules(
             now=now,
             soft_limit=config.feedback.soft_bounce_limit,
-            tokens=Tokens(env.get(config.send.secret_env), state.mailed_addresses),
-            latest_issue=state.latest_issue(),
+            tokens=Tokens(secret, state.mailed_addresses),
+            copies=Copies(secret, state.mailed_in),
+            last_mailed=state.last_mailed,
             unsubscribe_to=config.newsletter.unsubscribe_mailto,
             return_path=config.feedback.return_path,
         )
-        return process(box, state, rules)
+        return process(box, state, rules, config.feedback.max_message_bytes)

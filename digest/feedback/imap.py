@@ -16,6 +16,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from digest.config import Config, mailbox_url
 from digest.errors import ConfigError, FeedbackError
+from digest.feedback.mailbox import too_large
 from digest.send.secrets import password
 
 TIMEOUT = 30.0  # seconds for any one answer: a server that stops answering ends the run
@@ -31,14 +32,20 @@ class ImapFolder:
         self._client, self._processed = client, processed
         self._filed: list[int] = []
 
-    def messages(self) -> Iterator[tuple[str, bytes]]:
+    def messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | str]]:
         uids = self._client.search(["NOT", "DELETED"])
         for batch in batched(uids):
-            fetched = self._client.fetch(batch, ["BODY.PEEK[]"])
+            # The sizes first: a message over the limit is never downloaded.
+            answer = self._client.fetch(batch, ["RFC822.SIZE"])
+            sizes = {uid: int(found.get(b"RFC822.SIZE", 0)) for uid, found in answer.items()}
+            small = [uid for uid in batch if sizes.get(uid, 0) <= max_bytes]
+            fetched = self._client.fetch(small, ["BODY.PEEK[]"]) if small else {}
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
-                if isinstance(data, bytes):
-                    yield str(uid), data
+                if sizes.get(uid, 0) > max_bytes:
+                    yield str(uid), too_large(sizes[uid], max_bytes)
+                elif isinstance(data, bytes):
+                    yield str(uid), data if len(data) <= max_bytes else too_large(len(data), max_bytes)
 
     def file(self, key: str) -> None:
         self._filed.append(int(key))

@@ -20,9 +20,9 @@ from typing import Any
 
 from email_validator import EmailNotValidError
 
+from digest.addresses import address_key, key_or_none
 from digest.errors import InputError, read_input
 from digest.models import Suppression, SuppressionReason, SuppressionSource
-from digest.send.subscribers import key_of, normalized
 
 R = SuppressionReason
 _SES = {"BOUNCE": R.HARD_BOUNCE, "COMPLAINT": R.COMPLAINT}
@@ -41,7 +41,7 @@ STATUS = {
 def _address(raw: object, where: str, label: str) -> str:
     text = str(raw or "").strip()
     try:
-        return key_of(text)
+        return address_key(text)
     except EmailNotValidError as error:
         raise InputError(f"{where}: {text!r} is not an email address ({error})", path=label) from None
 
@@ -129,7 +129,7 @@ def export_subscribers(source: Path, label: str, suppressed: Mapping[str, Suppre
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in reader:
-        reason = suppressed.get(normalized(row.get(columns["email"]) or ""))
+        reason = suppressed.get(key_or_none(row.get(columns["email"]) or "") or "")
         if reason is not None:
             row[status] = STATUS[reason]
         writer.writerow(row)

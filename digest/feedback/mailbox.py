@@ -7,8 +7,10 @@ processed folder (`feedback.processed`); what is not filed stays where it was, u
 from __future__ import annotations
 
 import contextlib
+import errno
 import mailbox
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +20,14 @@ from digest.config import Config
 from digest.errors import ConfigError
 
 
+def too_large(size: int, limit: int) -> str:
+    return f"{size:,} bytes, over the limit of {limit:,} (feedback.max_message_bytes)"
+
+
 class Mailbox(Protocol):
-    def messages(self) -> Iterator[tuple[str, bytes]]:
-        """Each message's key and bytes, left unread."""
+    def messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | str]]:
+        """Each message's key and bytes, left unread; for one that is not read (over `max_bytes`,
+        not a plain file), why instead of its bytes."""
         ...
 
     def file(self, key: str) -> None:
@@ -43,19 +50,44 @@ class Maildir:
             box.add_folder(processed)  # with its own new/, cur/, tmp/ and maildirfolder marker
         self._processed = path / f".{processed}"
 
-    def messages(self) -> Iterator[tuple[str, bytes]]:
+    def messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | str]]:
         for subdir in ("new", "cur"):
             for entry in sorted(os.scandir(self._path / subdir), key=lambda e: e.name):
-                if entry.is_file() and not entry.name.startswith("."):
-                    try:
-                        yield f"{subdir}/{entry.name}", Path(entry.path).read_bytes()
-                    except FileNotFoundError:  # taken by another reader meanwhile
-                        continue
+                if entry.name.startswith("."):
+                    continue
+                key = f"{subdir}/{entry.name}"
+                try:
+                    yield key, _read(entry.path, max_bytes)
+                except FileNotFoundError:  # taken by another reader meanwhile
+                    continue
+                except OSError as error:
+                    yield key, _why(error)
 
     def file(self, key: str) -> None:
         # FileNotFoundError: filed by another reader meanwhile, so it is where it belongs.
         with contextlib.suppress(FileNotFoundError):
             (self._path / key).rename(self._processed / key)
+
+
+def _read(path: str, max_bytes: int) -> bytes | str:
+    """A message file's bytes, or why they are not read: never through a symbolic link (anyone
+    who can write to the mailbox could point one at any file digest can read), never more than
+    `max_bytes` (checked on the open file, which cannot change under us)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "not a plain file"
+        if info.st_size > max_bytes:
+            return too_large(info.st_size, max_bytes)
+        data = handle.read(max_bytes + 1)
+    return data if len(data) <= max_bytes else too_large(len(data), max_bytes)
+
+
+def _why(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "a symbolic link, not followed"
+    return f"cannot be opened: {error.strerror or error}"
 
 
 @contextmanager

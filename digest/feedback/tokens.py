@@ -15,7 +15,7 @@ from email.utils import getaddresses
 from functools import cache
 from urllib.parse import unquote, urlsplit
 
-from digest.send.personalize import token
+from digest.addresses import copy_key, token
 
 TOKEN = re.compile(r"\b[0-9a-f]{32}\b")
 # Where a message says who it was delivered to: the receiving server's own headers first.
@@ -35,6 +35,34 @@ class Tokens:
         if self._owners is None:
             self._owners = {token(self._secret, email): email for email in self._mailed()}
         return self._owners.get(found.lower())
+
+
+# The Message-ID digest gives a subscriber's copy: <digest.NUMBER.SLUG.KEY@domain>. An issue
+# number longer than nine digits is no number digest gave.
+OUR_MESSAGE_ID = re.compile(rb"<digest\.([1-9][0-9]{0,8})\.[^.\s<>@]{1,200}\.([0-9a-f]{20})@")
+
+
+class Copies:
+    """Which copy a quoted Message-ID names: the issue and its recipient, when the ledger says
+    that issue went (or may have gone) to that address. Anything else was never ours."""
+
+    def __init__(self, secret: str | None, mailed_in: Callable[[int], Iterable[str]]) -> None:
+        self._secret, self._mailed_in = secret, mailed_in
+        self._issues: dict[int, dict[str, str]] = {}
+
+    def owner(self, number: int, key: str) -> str | None:
+        if number not in self._issues:
+            self._issues[number] = {copy_key(number, a, self._secret): a for a in self._mailed_in(number)}
+        return self._issues[number].get(key)
+
+    def quoted(self, raw: bytes) -> tuple[int, str] | None:
+        """The first copy of ours that `raw` quotes (a bounce quotes the headers it returns)."""
+        for found in OUR_MESSAGE_ID.finditer(raw):
+            number = int(found.group(1))
+            owner = self.owner(number, found.group(2).decode())
+            if owner is not None:
+                return number, owner
+        return None
 
 
 @cache  # one template a run, asked for every message

@@ -245,7 +245,7 @@ class Copies:
         headers = {
             b"To: DIGESTCOPYTO\r\n": _to(recipient),
             b"Message-ID: <DIGESTCOPYID@digest.invalid>\r\n": _message_id(
-                message_key(self.issue, recipient, self.config)
+                message_key(self.issue, recipient, self.config, self.secret)
             ),
             b"List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n": _raw(
                 "List-Unsubscribe",

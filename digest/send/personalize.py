@@ -4,23 +4,16 @@ only they could have (an HMAC token of their address), filled into the issue's m
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from collections.abc import Callable
 from email.headerregistry import Address
 from urllib.parse import quote
 
+from digest.addresses import copy_key, token
 from digest.config import Config
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
 from digest.render.markers import Fill, fill_html, fill_text
 from digest.render.message import compose, message_id, sender_address
-from digest.send.subscribers import normalized
-
-
-def token(secret: str, email: str) -> str:
-    """The unsubscribe token: an HMAC of the address, so nobody can forge another's link."""
-    return hmac.new(secret.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def personal_url(url: str, recipient: Recipient, secret: str | None) -> str:
@@ -65,10 +58,12 @@ def fill_for(issue: PersonalIssue, recipient: Recipient, config: Config, secret:
     return Fill(greeting_for(recipient, send.greeting, send.greeting_fallback), unsubscribe)
 
 
-def message_key(issue: PersonalIssue, recipient: Recipient, config: Config, *, test: bool = False) -> str:
+def message_key(
+    issue: PersonalIssue, recipient: Recipient, config: Config, secret: str | None, *, test: bool = False
+) -> str:
     """The copy's Message-ID: the same for the same issue and recipient, so a copy sent again
     is recognisably the same message."""
-    key = hashlib.sha256(f"{issue.number}\0{normalized(recipient.email)}".encode()).hexdigest()[:20]
+    key = copy_key(issue.number, recipient.email, secret)
     return message_id(issue.number, issue.slug, f"{'test.' if test else ''}{key}", config.newsletter.sender)
 
 
@@ -99,7 +94,7 @@ def personal_message(
         text=fill_text(issue.text, fill),
         html=fill_html(issue.html, fill),
         date=now,
-        message_id=message_key(issue, recipient, config, test=test),
+        message_id=message_key(issue, recipient, config, secret, test=test),
         unsubscribe_url=fill.unsubscribe,
         unsubscribe_mailto=mailto_for(config, recipient, secret),
         to=to_header(recipient),

@@ -12,25 +12,14 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
 from msgspec import Struct, field
 
+from digest.addresses import EmailNotValidError, sendable
 from digest.errors import InputError
 from digest.models import Recipient
 
 SKIPPED_STATUSES = {"unsubscribed", "bounced"}
 EXAMPLES = 20  # invalid rows remembered for the report; the rest are counted
-
-
-def normalized(address: str) -> str:
-    """The form an address is recorded under: one subscriber, one row, whatever its case."""
-    return address.strip().lower()
-
-
-def key_of(address: str) -> str:
-    """An address checked and in the form it is recorded under (the ledger's, the suppression
-    list's); an invalid one raises EmailNotValidError."""
-    return normalized(validate_email(address.strip(), check_deliverability=False).normalized)
 
 
 class ListReport(Struct):
@@ -42,7 +31,7 @@ class ListReport(Struct):
 
 
 class Subscriber(Struct, frozen=True):
-    key: str  # the ledger's key: the normalized address
+    key: str  # the ledger's key: addresses.address_key
     recipient: Recipient  # the address as sent (an IDNA domain in ASCII) and the name
 
 
@@ -87,14 +76,13 @@ def _subscriber(
         return None
     address = (row.get(columns["email"]) or "").strip()
     try:
-        valid = validate_email(address, check_deliverability=False)
+        # Sent with the domain in ASCII (IDNA), which every relay takes; a non-ASCII local part
+        # stays as it is and needs SMTPUTF8. Its key is the same, lower-cased (address_key).
+        address_sent = sendable(address)
     except EmailNotValidError as error:
         report.invalid_count += 1
         if len(report.invalid) < EXAMPLES:
             report.invalid.append((line, address, str(error)))
         return None
     name = _tidy(row.get(columns["name"]) or "") if "name" in columns else ""
-    # Sent with the domain in ASCII (IDNA), which every relay takes; a non-ASCII local part
-    # stays as it is and needs SMTPUTF8.
-    sendable = f"{valid.local_part}@{valid.ascii_domain}"
-    return Subscriber(normalized(valid.normalized), Recipient(sendable, name))
+    return Subscriber(address_sent.lower(), Recipient(address_sent, name))
