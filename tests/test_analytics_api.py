@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +42,7 @@ class Api:
     answer: Any = None
     hang: float = 0.0
     stop: threading.Event = field(default_factory=threading.Event)
+    redirect: tuple[int, str] | None = None  # (status, Location) for the next request only
 
 
 class _Quiet(ThreadingHTTPServer):
@@ -50,8 +52,8 @@ class _Quiet(ThreadingHTTPServer):
         pass  # a client that hangs up on a refusal or a timeout is what these tests make happen
 
 
-@pytest.fixture
-def api() -> Iterator[Api]:
+@contextmanager
+def serving() -> Iterator[Api]:
     state = Api()
 
     class Handler(BaseHTTPRequestHandler):
@@ -70,6 +72,13 @@ def api() -> Iterator[Api]:
                 )
             )
             if state.hang and state.stop.wait(state.hang):
+                return
+            if state.redirect:
+                (status, location), state.redirect = state.redirect, None
+                self.send_response(status)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             body = json.dumps(state.answer).encode()
             self.send_response(state.status)
@@ -92,6 +101,19 @@ def api() -> Iterator[Api]:
         state.stop.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    with serving() as state:
+        yield state
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Api]:
+    """Another origin (another port): where a redirect must never take the token."""
+    with serving() as state:
+        yield state
 
 
 ANSWERS = {
@@ -219,3 +241,36 @@ def test_an_answer_past_the_size_cap_is_refused_as_a_feed_would_be(
     result = build(cli, config, newsletter)
     assert result.exit_code == 0, result.output
     assert "larger than the size cap of 65,536 bytes (sources.max_bytes), refused" in result.stderr
+
+
+@pytest.mark.parametrize("tool", ["plausible", "matomo", "umami"])
+@pytest.mark.parametrize("status", [302, 307])
+def test_the_token_never_follows_a_redirect_to_another_origin(
+    cli: Cli, newsletter: Path, api: Api, elsewhere: Api, tool: str, status: int
+) -> None:
+    elsewhere.answer = ANSWERS[tool]
+    api.redirect = (status, f"{elsewhere.base}/collect")
+    config = configured(newsletter, f"{tool}+{api.base}{ADDRESSES[tool]}")
+    result = build(cli, config, newsletter)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"the API redirected to another origin ({elsewhere.base}): the token is not sent there"
+        in result.stderr
+    )
+    assert not elsewhere.seen
+
+
+def test_a_redirect_within_the_apis_origin_is_followed(cli: Cli, newsletter: Path, api: Api) -> None:
+    api.answer, api.redirect = ANSWERS["matomo"], (307, "/matomo/index.php")
+    config = configured(newsletter, f"matomo+{api.base}{ADDRESSES['matomo']}")
+    result = build(cli, config, newsletter)
+    assert "analytics: 2 of 16 candidates matched" in result.stderr, result.output
+    assert [seen.path for seen in api.seen] == ["/index.php", "/matomo/index.php"]
+    assert parse_qs(api.seen[1].body.decode())["token_auth"] == [TOKEN]
+
+
+def test_a_plain_http_api_off_this_machine_is_refused_before_any_request(cli: Cli, newsletter: Path) -> None:
+    config = configured(newsletter, "plausible+http://analytics.example/?site_id=commonground.example")
+    result = build(cli, config, newsletter)
+    assert result.exit_code == 0, result.output
+    assert "the API is plain http: its token would travel in the clear; use https" in result.stderr
