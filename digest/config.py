@@ -24,7 +24,7 @@ import msgspec
 from msgspec import Meta, Struct, field
 from msgspec.structs import replace
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, parsing
 from digest.resources import sample_dir
 from digest.urls import is_url
 
@@ -407,7 +407,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         section, key = name.removeprefix("DIGEST_").lower().split("__", 1)
         try:
             value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             value = text  # a bare word is a string: DIGEST_NEWSLETTER__LANGUAGE=fr
         result.setdefault(section, {})[key] = value
     return result
@@ -462,10 +462,11 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
         raise ConfigError("config file not found", path=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config: {error}", path=str(path)) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
+    with parsing(str(path), "config", ConfigError):  # what tomllib's own error does not cover
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
     return replace(_validated(_merge(raw, overrides), overrides, str(path)), source=path.absolute())
 
 

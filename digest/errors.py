@@ -6,6 +6,9 @@ scripts branch on them, so they never change meaning.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 
@@ -94,6 +97,53 @@ class OutputError(DigestError):
     """The issue folder could not be written."""
 
     exit_code = ExitCode.RENDER
+
+
+# What parsers raise on a file they cannot take, beyond their own error classes: nesting too
+# deep (RecursionError), a number too long or too large (ValueError, OverflowError), bytes that
+# are no text (UnicodeError), an encrypted or unsupported zip member (RuntimeError,
+# NotImplementedError), a truncated stream (EOFError). Named by module, looked up only when one
+# is raised: a module not imported cannot have raised its error, and importing it costs start-up.
+_BUILTIN_PARSE_ERRORS = (ValueError, ArithmeticError, RuntimeError, NotImplementedError, EOFError)
+_MODULE_PARSE_ERRORS = {
+    "csv": "Error",
+    "zipfile": "BadZipFile",
+    "zlib": "error",
+    "tomllib": "TOMLDecodeError",
+}
+
+
+def _is_parse_error(error: Exception) -> bool:
+    if isinstance(error, _BUILTIN_PARSE_ERRORS):
+        return True
+    for module, name in _MODULE_PARSE_ERRORS.items():
+        kind = getattr(sys.modules.get(module), name, None)
+        if kind is not None and isinstance(error, kind):
+            return True
+    return False
+
+
+def _what_went_wrong(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deep"
+    if isinstance(error, ValueError) and "integer string conversion" in str(error):
+        return "a number too long"
+    first = (str(error).splitlines() or [type(error).__name__])[0]
+    return first[:200] or type(error).__name__
+
+
+@contextmanager
+def parsing(label: str, what: str, kind: type[DigestError] = InputError) -> Iterator[None]:
+    """Reading an input file the editor (or a stranger) gave us: whatever its parser chokes on is a
+    `kind` error naming the file, never a traceback; digest's own errors pass through."""
+    try:
+        yield
+    except DigestError:
+        raise
+    except Exception as error:
+        if not _is_parse_error(error):
+            raise
+        raise kind(f"cannot read the {what}: {_what_went_wrong(error)}", path=label) from None
 
 
 def read_input_bytes(path: Path, label: str, what: str) -> bytes:

@@ -24,7 +24,7 @@ from msgspec import Struct, ValidationError, convert, to_builtins
 from msgspec.structs import asdict
 
 from digest.config import Config
-from digest.errors import InputError
+from digest.errors import InputError, parsing
 from digest.feeds.load import RawFeed
 from digest.models import Feed, History, PastIssue, SourceReport, SourceStatus, feed_from_dict, feed_to_dict
 from digest.selection.picks import Picks
@@ -119,23 +119,24 @@ def pack(snapshot: Snapshot) -> bytes:
 
 def unpack(data: bytes, label: str) -> Snapshot:
     """A snapshot read back; anything missing or damaged is a `SnapshotError` naming `label`."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            index = json.loads(archive.read(_INDEX))
-            if index.get("format") != FORMAT or index.get("version") != VERSION:
-                raise SnapshotError(
-                    f"not a snapshot this digest reads (format {index.get('format')!r},"
-                    f" version {index.get('version')!r})",
-                    path=label,
-                )
-            return _snapshot(index, archive.read)
-    except SnapshotError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
-        raise SnapshotError(f"damaged snapshot: {error}", path=label) from None
-    except (KeyError, ValueError, TypeError, ValidationError, OSError) as error:
-        problem = f"{type(error).__name__}: {error}".splitlines()[0]
-        raise SnapshotError(f"damaged snapshot: {problem}", path=label) from None
+    with parsing(label, "snapshot", SnapshotError):  # what the handlers below do not name
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                index = json.loads(archive.read(_INDEX))
+                if index.get("format") != FORMAT or index.get("version") != VERSION:
+                    raise SnapshotError(
+                        f"not a snapshot this digest reads (format {index.get('format')!r},"
+                        f" version {index.get('version')!r})",
+                        path=label,
+                    )
+                return _snapshot(index, archive.read)
+        except SnapshotError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
+            raise SnapshotError(f"damaged snapshot: {error}", path=label) from None
+        except (KeyError, ValueError, TypeError, ValidationError, OSError) as error:
+            problem = f"{type(error).__name__}: {error}".splitlines()[0]
+            raise SnapshotError(f"damaged snapshot: {problem}", path=label) from None
 
 
 def _snapshot(index: dict[str, Any], read: Any) -> Snapshot:

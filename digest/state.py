@@ -278,6 +278,8 @@ class State:
         """An issue's number and folder: by number, by date, or the latest when `which` is None."""
         if which is None:
             row = self._db.execute("SELECT number, folder FROM issues ORDER BY date DESC LIMIT 1").fetchone()
+        elif which.isdigit() and len(which) > 9:  # no number digest gives, nor SQLite's integer
+            row = None
         elif which.isdigit():
             row = self._db.execute(
                 "SELECT number, folder FROM issues WHERE number = ?", (int(which),)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from msgspec import Struct
 
-from digest.errors import InputError
+from digest.errors import InputError, parsing
 
 Format = Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"]
 Row = tuple[str, object, str]  # page, views as written, where (for messages)
@@ -233,12 +233,13 @@ def _from_json(text: str, label: str, forced: Format) -> Export:
 
 def read_export(data: bytes, label: str, forced: Format = "auto") -> Export:
     """An export's rows, whatever tool wrote it (or as `forced` says)."""
-    if data.startswith(b"PK\x03\x04"):
-        return _from_zip(data, label, forced)
-    text = decode(data, label)
-    if text.lstrip()[:1] in ("{", "["):
-        return _from_json(text, label, forced)
-    return _from_table(text, label, forced)
+    with parsing(label, "analytics export"):
+        if data.startswith(b"PK\x03\x04"):
+            return _from_zip(data, label, forced)
+        text = decode(data, label)
+        if text.lstrip()[:1] in ("{", "["):
+            return _from_json(text, label, forced)
+        return _from_table(text, label, forced)
 
 
 def _from_zip(data: bytes, label: str, forced: Format) -> Export:

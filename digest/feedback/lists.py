@@ -21,7 +21,7 @@ from typing import Any
 from email_validator import EmailNotValidError
 
 from digest.addresses import address_key, key_or_none
-from digest.errors import InputError, read_input
+from digest.errors import InputError, parsing, read_input
 from digest.models import Suppression, SuppressionReason, SuppressionSource
 
 R = SuppressionReason
@@ -97,7 +97,8 @@ def _rows(text: str, label: str) -> Iterable[Mapping[str, Any]] | None:
 def read_suppression_file(path: Path, label: str, now: dt.datetime) -> list[Suppression]:
     """The suppressions a file holds, with `file` as their source and the file in their detail."""
     text = read_input(path, label, "suppression file")
-    rows = _rows(text, label)
+    with parsing(label, "suppression file"):
+        rows = _rows(text, label)
     if rows is None:
         found = [
             (_address(line, f"line {n}", label), R.IMPORTED, "")

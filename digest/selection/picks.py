@@ -14,7 +14,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from digest.errors import InputError, decode_input, read_input_bytes
+from digest.errors import InputError, decode_input, parsing, read_input_bytes
 
 _KEYS = {"lead", "editors_choice"}
 
@@ -51,7 +51,8 @@ def load_picks(path: Path, label: str) -> Picks:
 
 def picks_from(raw: bytes, path: Path, label: str) -> Picks:
     """The picks in a picks file's bytes (`path` says TOML or YAML)."""
-    data = _parse(decode_input(raw, label, "picks file"), path, label)
+    with parsing(label, "picks file"):
+        data = _parse(decode_input(raw, label, "picks file"), path, label)
     if not isinstance(data, dict):
         raise InputError("expected 'lead' and 'editors_choice' keys", path=label)
     unknown = sorted(set(data) - _KEYS)
