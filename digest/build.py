@@ -125,7 +125,7 @@ def read_analytics(
     exports, failed = [], []
     for label in labels:
         if not is_api(label):
-            exports += read_exports([(Path(config.resolve(label)), label)])
+            exports += read_exports([(Path(config.resolve(label)), label)], config.sources.max_bytes)
             continue
         try:
             if period is None:
@@ -143,7 +143,8 @@ def views_of(config: Config, exports: Sequence[tuple[str, bytes]]) -> PageViews:
     """The page views in `exports`, read as `config` says (site, format, the stated period)."""
     given = config.sources.analytics_period
     stated = (given[0], given[1]) if given else None
-    return page_views(exports, site_of(config), config.sources.analytics_format, stated)
+    sources = config.sources
+    return page_views(exports, site_of(config), sources.analytics_format, stated, sources.max_bytes)
 
 
 def window_dates(window: Window) -> tuple[dt.date, dt.date]:
@@ -352,7 +353,7 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
     `output.templates`, resolved against its folder); everything else is the snapshot's.
     Written to `out` (default: the same folder, replaced whole)."""
     data = issue_folder.read_snapshot(folder)
-    kept = unpack(data, f"{folder.name}/{issue_folder.SNAPSHOT}")
+    kept = unpack(data, f"{folder.name}/{issue_folder.SNAPSHOT}", config.sources.max_bytes)
     # Templates resolve where the caller's config is.
     issue_config = replace(kept.config, output=config.output, source=config.path)
     inputs = Inputs(

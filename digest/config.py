@@ -42,28 +42,33 @@ class _Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 Color = Annotated[str, Meta(pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")]
 # A CSS font stack: names, quotes, commas and spaces only (it goes into style attributes).
 FontStack = Annotated[str, Meta(pattern=r"^[\w\s,'\"-]+$")]
-HttpsUrl = Annotated[str, Meta(pattern=r"^https://\S+$")]
+HttpsUrl = Annotated[str, Meta(pattern=r"^https://\S+$", max_length=2000)]
+# Text that meets a header or a layout has a length limit: a 10 MB name would be folded into
+# every subject and From line. Lines (a name, a greeting), texts (the footer), links.
+Line = Annotated[str, Meta(max_length=200)]
+Text = Annotated[str, Meta(max_length=2000)]
+Link = Annotated[str, Meta(max_length=2000)]
 # A BCP 47 language tag, as far as digest needs one: "fr", "pt-BR", "sr-Latn" (also `digest init`).
 LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 
 
 class NewsletterConfig(_Section, frozen=True):
-    name: str = "My Newsletter"
-    tagline: str = ""
-    url: str | None = None
+    name: Line = "My Newsletter"
+    tagline: Line = ""
+    url: Link | None = None
     language: Annotated[str, Meta(pattern=rf"^{LANGUAGE_TAG}$")] = "en"
     direction: Literal["ltr", "rtl"] = "ltr"
     logo: HttpsUrl | None = None  # shown in the masthead instead of the name as text
     logo_width: Annotated[int, Meta(ge=16, le=600)] = 200
-    sender: str = "My Newsletter <newsletter@example.org>"  # the From header
-    reply_to: str | None = None
-    footer: str = ""  # "You receive this because you subscribed at …"
-    postal_address: str = ""  # shown in the footer, as the law asks of bulk mail in many places
+    sender: Line = "My Newsletter <newsletter@example.org>"  # the From header
+    reply_to: Line | None = None
+    footer: Text = ""  # "You receive this because you subscribed at …"
+    postal_address: Text = ""  # shown in the footer, as the law asks of bulk mail in many places
     # The footer's links: URLs, or your ESP's merge tags ("*|UNSUB|*", "{{ unsubscribe_url }}"),
     # which come out exactly as written. `{slug}`, `{number}`, `{date}` are filled in.
-    view_online_url: str | None = None
-    unsubscribe_url: str | None = None
-    unsubscribe_mailto: str | None = None  # "mailto:leave@example.org" for List-Unsubscribe
+    view_online_url: Link | None = None
+    unsubscribe_url: Link | None = None
+    unsubscribe_mailto: Link | None = None  # "mailto:leave@example.org" for List-Unsubscribe
 
     def __post_init__(self) -> None:
         for key in ("sender", "reply_to"):
@@ -93,13 +98,17 @@ class LinksConfig(_Section, frozen=True):
     """UTM parameters on every story link; a parameter the link already has is never changed."""
 
     utm: bool = True
-    utm_source: str = "newsletter"
-    utm_medium: str = "email"
-    utm_campaign: str = "digest-{number}"  # `{slug}`, `{number}`, `{date}` are filled in
+    utm_source: Line = "newsletter"
+    utm_medium: Line = "email"
+    utm_campaign: Line = "digest-{number}"  # `{slug}`, `{number}`, `{date}` are filled in
 
 
 class IssueConfig(_Section, frozen=True):
     date: dt.date | None = None
+
+
+MAX_BYTES = 10 * 1024 * 1024  # sources.max_bytes's default: a feed, an analytics export or answer
+MAX_CONFIG_BYTES = 1024 * 1024  # a digest.toml is a few kilobytes
 
 
 class SourcesConfig(_Section, frozen=True):
@@ -121,7 +130,7 @@ class SourcesConfig(_Section, frozen=True):
     strict: bool = False
     timeout: Annotated[float, Meta(gt=0, le=600)] = 30.0
     connect_timeout: Annotated[float, Meta(gt=0, le=120)] = 10.0
-    max_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
+    max_bytes: Annotated[int, Meta(ge=1024)] = MAX_BYTES
     max_redirects: Annotated[int, Meta(ge=0, le=20)] = 5
 
 
@@ -195,8 +204,8 @@ class SendConfig(_Section, frozen=True):
     # Unsubscribe links may carry {email} and {token}: the token is an HMAC of the address with
     # this secret, read from the environment, so a link cannot be forged for someone else.
     secret_env: str = "DIGEST_UNSUBSCRIBE_SECRET"
-    greeting: str = ""  # e.g. "Dear {name},"; empty: no greeting line
-    greeting_fallback: str = ""  # for a subscriber without a name, e.g. "Dear reader,"
+    greeting: Line = ""  # e.g. "Dear {name},"; empty: no greeting line
+    greeting_fallback: Line = ""  # for a subscriber without a name, e.g. "Dear reader,"
 
 
 class FeedbackConfig(_Section, frozen=True):
@@ -457,6 +466,8 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     if path is None:
         return _validated(overrides, overrides, "environment")
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"larger than {MAX_CONFIG_BYTES:,} bytes: not a config", path=str(path))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", path=str(path)) from None

@@ -23,8 +23,8 @@ from typing import Any
 from msgspec import Struct, ValidationError, convert, to_builtins
 from msgspec.structs import asdict
 
-from digest.config import Config
-from digest.errors import InputError, parsing
+from digest.config import MAX_BYTES, Config
+from digest.errors import InputError, parsing, read_member
 from digest.feeds.load import RawFeed
 from digest.models import Feed, History, PastIssue, SourceReport, SourceStatus, feed_from_dict, feed_to_dict
 from digest.selection.picks import Picks
@@ -117,19 +117,25 @@ def pack(snapshot: Snapshot) -> bytes:
     return buffer.getvalue()
 
 
-def unpack(data: bytes, label: str) -> Snapshot:
-    """A snapshot read back; anything missing or damaged is a `SnapshotError` naming `label`."""
+def unpack(data: bytes, label: str, max_bytes: int = MAX_BYTES) -> Snapshot:
+    """A snapshot read back; anything missing or damaged is a `SnapshotError` naming `label`.
+    A member is inflated up to twice `max_bytes` (`sources.max_bytes`: a feed is kept as read
+    and as digest read it) and no further."""
     with parsing(label, "snapshot", SnapshotError):  # what the handlers below do not name
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                index = json.loads(archive.read(_INDEX))
+
+                def read(name: str) -> bytes:
+                    return read_member(archive, name, label, 2 * max_bytes, "twice sources.max_bytes")
+
+                index = json.loads(read(_INDEX))
                 if index.get("format") != FORMAT or index.get("version") != VERSION:
                     raise SnapshotError(
                         f"not a snapshot this digest reads (format {index.get('format')!r},"
                         f" version {index.get('version')!r})",
                         path=label,
                     )
-                return _snapshot(index, archive.read)
+                return _snapshot(index, read)
         except SnapshotError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:

@@ -3,9 +3,11 @@ never exit 70 (a bug by our own definition) and never a traceback. The files are
 
 from __future__ import annotations
 
+import email
 import io
 import zipfile
 from collections.abc import Callable
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,27 @@ def test_an_issue_number_past_any_integer_is_exit_2(cli: Cli, newsletter: Path, 
     result = cli(command, "1" + "0" * 30, "--config", config, *flags)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_newsletter_name_of_10_mb_is_exit_2_naming_the_key(cli: Cli, newsletter: Path) -> None:
+    config = newsletter / "digest.toml"
+    result = cli("build", "--config", str(config), env={"DIGEST_NEWSLETTER__NAME": "N" * 10_000_000})
+    assert "newsletter.name" in one_error_line(result, "digest.toml")
+    config.write_text(config.read_text() + "# " + "x" * 2_000_000 + "\n")
+    assert "not a config" in one_error_line(cli("build", "--config", str(config)), "digest.toml")
+
+
+def test_a_headline_of_a_megabyte_is_cut_where_it_meets_the_subject(cli: Cli, newsletter: Path) -> None:
+    feed = newsletter / "news.rss"
+    text = feed.read_text()
+    lead = (newsletter / "picks.toml").read_text().split('lead = "')[1].split('"')[0]
+    first = text.index("<title>", text.rindex("<item>", 0, text.index(f"<link>{lead}</link>"))) + len(
+        "<title>"
+    )
+    feed.write_text(text[:first] + "W" * 1_000_000 + text[text.index("</title>", first) :])
+    result = cli("build", "--config", str(newsletter / "digest.toml"), "--out", str(newsletter / "o"))
+    assert result.exit_code == 0, result.output
+    raw = (Path(result.stdout.splitlines()[-1]) / "message.eml").read_bytes()
+    subject = str(email.message_from_bytes(raw, policy=policy.default)["Subject"])
+    assert "W" * 250 in subject and "W" * 301 not in subject and "…" in subject
+    assert len(raw) < 200_000

@@ -130,3 +130,31 @@ def test_the_snapshot_holds_no_secret(cli: Cli, newsletter: Path) -> None:
         kept = b"".join(snapshot.read(name) for name in snapshot.namelist())
     assert b"DIGEST_SMTP_PASSWORD" in kept  # the name of the variable, which the config holds
     assert not [name for name, value in secrets.items() if value.encode() in kept]
+
+
+def test_a_hand_edited_snapshot_goes_through_the_same_url_rules_as_a_feed(cli: Cli, newsletter: Path) -> None:
+    config = str(newsletter / "digest.toml")
+    folder = built(cli, config)
+    snapshot = folder / "inputs.zip"
+    with zipfile.ZipFile(snapshot) as original:
+        members = {name: original.read(name) for name in original.namelist()}
+    index = json.loads(members["snapshot.json"])
+    name = index["feeds"][0]["feed"]
+    feed = json.loads(members[name])
+    lead = next(item for item in feed["items"] if item["url"] == LEAD)
+    lead["url"] = "javascript:alert(document.cookie)"
+    for item in feed["items"]:
+        if item.get("image"):
+            item["image"]["url"] = "data:image/svg+xml,<svg onload=alert(1)>"
+    members[name] = json.dumps(feed).encode()
+    with zipfile.ZipFile(snapshot, "w") as edited:
+        for member, data in members.items():
+            edited.writestr(member, data)
+    result = cli("rebuild", str(folder), "--config", config, "--out", str(newsletter / "again"))
+    assert result.exit_code == 0, result.output
+    again = Path(result.stdout.strip().splitlines()[-1])
+    for path in again.iterdir():
+        if path.name == "inputs.zip":  # the snapshot itself, kept as it was
+            continue
+        text = path.read_bytes()
+        assert b"javascript:" not in text and b"data:image" not in text, path.name

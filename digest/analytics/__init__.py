@@ -13,6 +13,7 @@ from pathlib import Path
 from digest.analytics.coverage import Coverage, coverage
 from digest.analytics.formats import Export, Format, read_export
 from digest.analytics.pages import PageViews, Site
+from digest.config import MAX_BYTES
 from digest.errors import read_input_bytes
 
 __all__ = [
@@ -29,9 +30,12 @@ __all__ = [
 ]
 
 
-def read_exports(files: Sequence[tuple[Path, str]]) -> list[tuple[str, bytes]]:
-    """Each export's bytes, by label ((path, label) each)."""
-    return [(label, read_input_bytes(path, label, "analytics file")) for path, label in files]
+def read_exports(files: Sequence[tuple[Path, str]], max_bytes: int = MAX_BYTES) -> list[tuple[str, bytes]]:
+    """Each export's bytes, by label ((path, label) each); one over `max_bytes` is refused."""
+    return [
+        (label, read_input_bytes(path, label, "analytics file", max_bytes, "sources.max_bytes"))
+        for path, label in files
+    ]
 
 
 def page_views(
@@ -39,12 +43,13 @@ def page_views(
     site: Site,
     forced: Format = "auto",
     period: tuple[dt.date, dt.date] | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> PageViews:
     """Page views from every export ((label, bytes) each), added up. `period`: the days an
-    export covers when it does not say so itself."""
+    export covers when it does not say so itself; `max_bytes`: the cap on a zip's inflated pages."""
     views = PageViews(site)
     for label, data in exports:
-        export = read_export(data, label, forced)
+        export = read_export(data, label, forced, max_bytes)
         views.formats.append(export.format)
         stated = export.period or period
         if stated:

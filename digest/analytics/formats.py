@@ -30,7 +30,8 @@ from typing import Any, Literal
 
 from msgspec import Struct
 
-from digest.errors import InputError, parsing
+from digest.config import MAX_BYTES
+from digest.errors import InputError, parsing, read_member
 
 Format = Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"]
 Row = tuple[str, object, str]  # page, views as written, where (for messages)
@@ -231,18 +232,19 @@ def _from_json(text: str, label: str, forced: Format) -> Export:
 # --- the front
 
 
-def read_export(data: bytes, label: str, forced: Format = "auto") -> Export:
-    """An export's rows, whatever tool wrote it (or as `forced` says)."""
+def read_export(data: bytes, label: str, forced: Format = "auto", max_bytes: int = MAX_BYTES) -> Export:
+    """An export's rows, whatever tool wrote it (or as `forced` says); a zip's member is inflated
+    up to `max_bytes` (`sources.max_bytes`) and no further."""
     with parsing(label, "analytics export"):
         if data.startswith(b"PK\x03\x04"):
-            return _from_zip(data, label, forced)
+            return _from_zip(data, label, forced, max_bytes)
         text = decode(data, label)
         if text.lstrip()[:1] in ("{", "["):
             return _from_json(text, label, forced)
         return _from_table(text, label, forced)
 
 
-def _from_zip(data: bytes, label: str, forced: Format) -> Export:
+def _from_zip(data: bytes, label: str, forced: Format, max_bytes: int) -> Export:
     """Plausible's dashboard export: a zip of CSVs, of which pages.csv has the page views."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -250,7 +252,7 @@ def _from_zip(data: bytes, label: str, forced: Format) -> Export:
             name = next((n for n in archive.namelist() if _is_pages(n.rsplit("/", 1)[-1])), None)
             if name is None:
                 raise InputError("a zip without pages.csv (a Plausible export has one)", path=label)
-            inner = archive.read(name)
+            inner = read_member(archive, name, label, max_bytes, "sources.max_bytes")
     except zipfile.BadZipFile as error:
         raise InputError(f"a damaged zip: {error}", path=label) from None
     export = _from_table(decode(inner, label), f"{label}/pages.csv", forced)

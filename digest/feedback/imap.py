@@ -16,7 +16,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from digest.config import Config, mailbox_url
 from digest.errors import ConfigError, FeedbackError
-from digest.feedback.mailbox import too_large
+from digest.feedback.mailbox import over_limit
 from digest.send.secrets import password
 
 TIMEOUT = 30.0  # seconds for any one answer: a server that stops answering ends the run
@@ -43,9 +43,9 @@ class ImapFolder:
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
                 if sizes.get(uid, 0) > max_bytes:
-                    yield str(uid), too_large(sizes[uid], max_bytes)
+                    yield str(uid), over_limit(sizes[uid], max_bytes)
                 elif isinstance(data, bytes):
-                    yield str(uid), data if len(data) <= max_bytes else too_large(len(data), max_bytes)
+                    yield str(uid), data if len(data) <= max_bytes else over_limit(len(data), max_bytes)
 
     def file(self, key: str) -> None:
         self._filed.append(int(key))

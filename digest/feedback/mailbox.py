@@ -20,7 +20,7 @@ from digest.config import Config
 from digest.errors import ConfigError
 
 
-def too_large(size: int, limit: int) -> str:
+def over_limit(size: int, limit: int) -> str:
     return f"{size:,} bytes, over the limit of {limit:,} (feedback.max_message_bytes)"
 
 
@@ -79,9 +79,9 @@ def _read(path: str, max_bytes: int) -> bytes | str:
         if not stat.S_ISREG(info.st_mode):
             return "not a plain file"
         if info.st_size > max_bytes:
-            return too_large(info.st_size, max_bytes)
+            return over_limit(info.st_size, max_bytes)
         data = handle.read(max_bytes + 1)
-    return data if len(data) <= max_bytes else too_large(len(data), max_bytes)
+    return data if len(data) <= max_bytes else over_limit(len(data), max_bytes)
 
 
 def _why(error: OSError) -> str:

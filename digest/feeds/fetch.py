@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 import digest
-from digest.errors import SourceError
+from digest.errors import SourceError, too_large
 
 if TYPE_CHECKING:
     import httpx
@@ -45,11 +45,6 @@ class Fetched(Struct, frozen=True):
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
-
-
-def too_large(max_bytes: int) -> str:
-    """What a feed or an analytics answer past `sources.max_bytes` is told."""
-    return f"larger than the size cap of {max_bytes:,} bytes (sources.max_bytes), refused"
 
 
 def gunzip(data: bytes, label: str, limits: Limits) -> bytes:

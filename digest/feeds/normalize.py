@@ -28,6 +28,13 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_LENGTH = 100
+# Where a feed's text meets a header (the subject) or a layout: longer is cut at a word, with "…".
+# A headline of a megabyte without a space otherwise costs gigabytes when the subject is folded.
+MAX_TITLE = 300
+MAX_LINE = 200  # author, source line, a category
+MAX_SUMMARY = 20_000  # characters of a story's text: the templates show an excerpt of it
+MAX_ID = 2_000
+MAX_CATEGORIES = 50
 
 
 # Elements whose content goes with them: never shown as text (script, style, template), or
@@ -90,6 +97,52 @@ def _title_from(summary: str) -> str:
     if len(first) <= TITLE_LENGTH:
         return first
     return first[:TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` at most `limit` characters: cut at the last space before it, else at the limit."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    at_word = head.rsplit(" ", 1)[0] if " " in head[limit // 2 :] else head
+    return at_word.rstrip(" ,;:") + "…"
+
+
+def checked(item: Item) -> Item | None:
+    """An item as every later stage may trust it, whatever made it (a feed, or a snapshot edited
+    by hand): links absolute http(s), text within the lengths the layout and headers take. None
+    when its link is no link to a web page."""
+    url = safe_url(item.url)
+    if url is None:
+        return None
+    image = item.image
+    if image is not None and safe_url(image.url) != image.url:
+        image = None
+    lines = (item.author or "", item.source_line or "", image.credit if image and image.credit else "")
+    if (
+        url == item.url
+        and image is item.image
+        and len(item.title) <= MAX_TITLE
+        and len(item.summary) <= MAX_SUMMARY
+        and len(item.id) <= MAX_ID
+        and len(item.categories) <= MAX_CATEGORIES
+        and all(len(line) <= MAX_LINE for line in (*lines, *item.categories))
+    ):
+        return item  # the usual case: nothing to cut, nothing made anew
+    if image is not None and image.credit:
+        image = replace(image, credit=cut(image.credit, MAX_LINE))
+    return replace(
+        item,
+        id=item.id[:MAX_ID],
+        url=url,
+        canonical="",  # made again from the link
+        title=cut(item.title, MAX_TITLE),
+        summary=cut(item.summary, MAX_SUMMARY),
+        categories=tuple(cut(c, MAX_LINE) for c in item.categories[:MAX_CATEGORIES]),
+        author=cut(item.author, MAX_LINE) if item.author else None,
+        source_line=cut(item.source_line, MAX_LINE) if item.source_line else None,
+        image=image,
+    )
 
 
 def _datetime(node: Mapping[str, Any]) -> dt.datetime | None:
@@ -178,7 +231,7 @@ def normalize_entry(
         dated_by=dated_by,
         sources=(feed,),
     )
-    return item if item.title else replace(item, title=item.url)
+    return checked(item if item.title else replace(item, title=item.url))
 
 
 def _feed_base(meta: Mapping[str, Any], fetched_from: str) -> str:
@@ -218,7 +271,10 @@ def merge_duplicates(feeds: Iterable[Feed]) -> tuple[Item, ...]:
     merged: list[Item] = []
     index: dict[str, int] = {}
     for feed in feeds:
-        for item in feed.items:
+        for unchecked in feed.items:
+            item = checked(unchecked)  # again: a rebuild's items come from a snapshot, not a feed
+            if item is None:
+                continue
             keys = (f"url:{item.canonical}", f"id:{item.id}")
             title = f"title:{_title_key(item.title)}"
             at = next((index[k] for k in keys if k in index), None)
