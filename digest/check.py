@@ -172,9 +172,18 @@ def headings(parts: Parts) -> Iterator[Violation]:
         deepest = max(deepest, level) if level > deepest else level
 
 
+_SCRIPTING = {"javascript", "vbscript", "data", "file"}
+
+
 def links(parts: Parts) -> Iterator[Violation]:
     for anchor in parts.tree.iter("a"):
         href = (anchor.get("href") or "").strip()
+        scheme = "".join(href.split()).partition(":")[0].lower()
+        if scheme in _SCRIPTING:  # never allowed, whatever the manifest calls a merge tag
+            yield Violation(
+                "links", parts.at(anchor), f"a {scheme}: link runs code, it is no link: {href[:80]!r}"
+            )
+            continue
         if href in parts.merge_tags or href.startswith(("https://", "mailto:")):
             continue
         if href.startswith("http://"):

@@ -843,11 +843,13 @@ def subscribers_suppressed(
             typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         elif output is ListFormat.CSV:
             out = io.StringIO()
+            from digest.feedback.lists import safe_cell
+
             writer = csv.DictWriter(
                 out, fieldnames=["email", "reason", "source", "at", "detail"], lineterminator="\n"
             )
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({key: safe_cell(value) for key, value in row.items()} for row in rows)
             typer.echo(out.getvalue(), nl=False)
         else:
             table = _table("email", "reason", "source", "when", "detail")
@@ -896,15 +898,19 @@ def subscribers_export(
     Example: digest subscribers export --out subscribers-updated.csv
     """
     from digest.feedback import export
-    from digest.issue_folder import write_file
+    from digest.issue_folder import writing
 
     with _exit_codes():
         settings = _settings(config, own=True)
-        data = export(settings, _state_dir(settings))
         if out is None:
-            sys.stdout.buffer.write(data)
-        else:
-            typer.echo(str(write_file(out.absolute(), data)))
+            export(settings, _state_dir(settings), sys.stdout)
+            return
+        with writing(out.absolute()) as handle:
+            text = io.TextIOWrapper(handle, "utf-8", newline="")
+            export(settings, _state_dir(settings), text)
+            text.flush()
+            text.detach()  # `writing` closes the file and renames it into place
+        typer.echo(str(out.absolute()))
 
 
 def _table(*columns: str) -> "Table":

@@ -52,6 +52,11 @@ Link = Annotated[str, Meta(max_length=2000)]
 LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 
 
+# A link's scheme: only web pages are links (an ESP's merge tag, "*|UNSUB|*", has none).
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_WEB = ("http", "https")
+
+
 class NewsletterConfig(_Section, frozen=True):
     name: Line = "My Newsletter"
     tagline: Line = ""
@@ -71,6 +76,13 @@ class NewsletterConfig(_Section, frozen=True):
     unsubscribe_mailto: Link | None = None  # "mailto:leave@example.org" for List-Unsubscribe
 
     def __post_init__(self) -> None:
+        for key, allowed in (("view_online_url", _WEB), ("unsubscribe_url", _WEB), ("url", _WEB)):
+            value = getattr(self, key)
+            scheme = _SCHEME.match(value or "")
+            if scheme and scheme.group(1).lower() not in allowed:
+                raise ValueError(f"{key}: a {scheme.group(1)}: link is no page a reader can open: {value!r}")
+        if self.unsubscribe_mailto and not self.unsubscribe_mailto.lower().startswith("mailto:"):
+            raise ValueError(f"unsubscribe_mailto: not a mailto: URL: {self.unsubscribe_mailto!r}")
         for key in ("sender", "reply_to"):
             value = getattr(self, key)
             if value is None:

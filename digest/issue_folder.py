@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from msgspec import Struct
 
@@ -230,18 +232,27 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def write_file(path: Path, data: bytes) -> Path:
-    """One file, written beside its target and renamed into place: never half there."""
+@contextmanager
+def writing(path: Path) -> Iterator[IO[bytes]]:
+    """A file written beside its target as the block goes, renamed into place when the block
+    ends well, removed when it does not: never half there, and never all in memory."""
     temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
             temporary = Path(handle.name)
-            handle.write(data)
+            yield handle
         temporary.chmod(0o644)  # a temporary file is private; the file it becomes is not
         temporary.replace(path)
     except OSError as error:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)  # a full disk must not also fill up with our leftovers
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from None
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)  # gone when renamed; a failure leaves no leftovers
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """One file, written beside its target and renamed into place: never half there."""
+    with writing(path) as handle:
+        handle.write(data)
     return path

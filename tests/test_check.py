@@ -124,6 +124,13 @@ def test_configured_merge_tags_are_allowed_links() -> None:
     assert check(Parts(html, merge_tags=("*|UNSUB|*",))) == []
 
 
+def test_a_link_that_runs_code_is_an_error_even_when_called_a_merge_tag() -> None:
+    href = "java\nscript:alert(1)"
+    [violation] = check(Parts(page(f'<a href="{href}">u</a>'), merge_tags=(href,)))
+    assert (violation.rule, violation.severity) == ("links", "error")
+    assert "a javascript: link runs code" in violation.message
+
+
 def test_the_cli_prints_each_violation_and_exits_1(cli: Cli, sample_issue: Path, tmp_path: Path) -> None:
     ok = cli("check", str(sample_issue))
     assert ok.exit_code == 0 and ok.stdout.strip().endswith(f"0 errors, 0 warnings: {sample_issue}")

@@ -49,6 +49,15 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
         ("[feedback]\nmailbox = 'imaps:///INBOX'\n", "not imaps://user@host[:port]/FOLDER"),
         ("[feedback]\nmailbox = 'imaps://u@mail.example.org:99999/INBOX'\n", "not a port number"),
         ("[feedback]\nreturn_path = 'bounces@example.org'\n", "feedback.return_path: "),
+        (
+            "[newsletter]\nunsubscribe_url = 'javascript:alert(1)'\n",
+            "newsletter.unsubscribe_url: a javascript:",
+        ),
+        ("[newsletter]\nview_online_url = ' DATA:text/html,x'\n", "newsletter.view_online_url: a DATA:"),
+        (
+            "[newsletter]\nunsubscribe_mailto = 'https://x.example/'\n",
+            "newsletter.unsubscribe_mailto: not a mailto",
+        ),
     ],
 )
 def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:

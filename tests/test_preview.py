@@ -144,5 +144,19 @@ def test_nothing_but_what_it_generated_is_served(running: Running, path: str) ->
     assert b"[newsletter]" not in response.content
 
 
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("127.0.0.1", 200), ("localhost", 200), ("rebound.attacker.example", 421), ("127.0.0.1:1", 421)],
+)
+def test_it_answers_only_to_its_own_address_against_dns_rebinding(
+    running: Running, host: str, status: int
+) -> None:
+    port = running.server.server_address[1]
+    header = host if ":" in host else f"{host}:{port}"
+    response = httpx.get(running.url, headers={"Host": header})
+    assert response.status_code == status
+    assert (b"<iframe" in response.content) == (status == 200)
+
+
 def test_it_listens_on_loopback_only_by_default(running: Running) -> None:
     assert running.server.server_address[0] == "127.0.0.1"

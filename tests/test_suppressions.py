@@ -171,3 +171,46 @@ def test_the_export_brings_each_status_up_to_date_and_keeps_every_other_cell(
     assert status["editor@commonground.example"] == "unsubscribed"
     assert status["m.sargsyan@example.com"] == ""  # untouched, as every other cell
     assert [r["city"] for r in rows] == [r["city"] for r in before]
+
+
+def test_hostile_rows_in_the_list_are_skipped_alone_and_exports_run_no_formula(
+    cli: Cli, smtp: SmtpServer
+) -> None:
+    config = str(newsletter(cli.cwd / "news", smtp))
+    listed = Path(config).parent / "subscribers.csv"
+    rows = [
+        "email,name,status",
+        "ana.ionescu@example.org,Ana,",
+        f"huge@example.org,{'N' * 1_000_000},",  # line 3
+        "nul@example.org,Nu\0l \x1b[31mRed,",
+        'formula@example.org,=HYPERLINK("https://evil.example"),',
+        f"long@example.org,{'L' * 5000},",  # line 6
+    ]
+    listed.write_text("\n".join(rows) + "\n")
+    assert cli("build", "--config", config).exit_code == 0
+    result = cli("send", "--config", config, env=environment())
+    assert result.exit_code == 0, result.output
+    assert f"{listed.name}:3:" in result.stderr and f"{listed.name}:6:" in result.stderr, result.stderr
+    assert sorted(smtp.recorder.copies) == [
+        "ana.ionescu@example.org",
+        "formula@example.org",
+        "nul@example.org",
+    ]
+    to = next(data for rcpts, data in smtp.recorder.messages if rcpts == ["nul@example.org"])
+    assert b'To: "Nu l [31mRed" <nul@example.org>' in to
+    assert b"\0" not in to and b"\x1b" not in to
+    cli(
+        "subscribers",
+        "suppress",
+        "formula@example.org",
+        "--reason",
+        "manual",
+        "--note",
+        "-1+1",
+        "--config",
+        config,
+    )
+    exported = cli("subscribers", "export", "--config", config).stdout
+    assert "formula@example.org,\"'=HYPERLINK" in exported
+    suppressions = cli("subscribers", "suppressed", "--format", "csv", "--config", config).stdout
+    assert ",'-1+1" in suppressions

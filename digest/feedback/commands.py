@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 from digest.addresses import EmailNotValidError, address_key
 from digest.config import Config
@@ -54,12 +55,12 @@ def import_file(state_dir: Path, path: Path, label: str, *, now: dt.datetime) ->
         return len(entries), state.suppress(entries)
 
 
-def export(config: Config, state_dir: Path) -> bytes:
+def export(config: Config, state_dir: Path, out: TextIO) -> int:
     """The subscriber CSV with `status` brought up to date from the suppression list."""
     with open_state(state_dir) as state:
         reasons = {s.email: s.reason for s in state.suppressions()}
     label = config.send.subscribers
-    return export_subscribers(Path(config.resolve(label)), label, reasons)
+    return export_subscribers(Path(config.resolve(label)), label, reasons, out)
 
 
 def read_feedback(

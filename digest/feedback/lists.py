@@ -16,12 +16,12 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from email_validator import EmailNotValidError
 
 from digest.addresses import address_key, key_or_none
-from digest.errors import InputError, parsing, read_input
+from digest.errors import MAX_INPUT_BYTES, InputError, parsing, read_input
 from digest.models import Suppression, SuppressionReason, SuppressionSource
 
 R = SuppressionReason
@@ -114,24 +114,51 @@ def read_suppression_file(path: Path, label: str, now: dt.datetime) -> list[Supp
     ]
 
 
-def export_subscribers(source: Path, label: str, suppressed: Mapping[str, SuppressionReason]) -> bytes:
+# A cell a spreadsheet would take for a formula (OWASP's "CSV injection"): opened in Excel or
+# LibreOffice, "=HYPERLINK(…)" in a reader's name runs. A leading quote makes it text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str | None) -> str | None:
+    """A CSV cell that no spreadsheet will run as a formula (OWASP's advice: prefix a quote)."""
+    return "'" + value if value and value.startswith(_FORMULA_STARTS) else value
+
+
+def export_subscribers(
+    source: Path, label: str, suppressed: Mapping[str, SuppressionReason], out: TextIO
+) -> int:
     """The subscriber CSV as it is, with a `status` column (added if missing) brought up to date:
-    `unsubscribed`, `bounced` or `complained` for each suppressed address; every other cell as it was."""
-    text = read_input(source, label, "subscriber list")
-    reader = csv.DictReader(io.StringIO(text))
-    fields = list(reader.fieldnames or ())
-    columns = {name.strip().lower(): name for name in fields}
-    if "email" not in columns:
-        raise InputError("needs an 'email' column", path=label)
-    status = columns.get("status", "status")
-    if status not in fields:
-        fields.append(status)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for row in reader:
-        reason = suppressed.get(key_or_none(row.get(columns["email"]) or "") or "")
-        if reason is not None:
-            row[status] = STATUS[reason]
-        writer.writerow(row)
-    return out.getvalue().encode("utf-8")
+    `unsubscribed`, `bounced` or `complained` for each suppressed address; every other cell as it
+    was, but for a leading formula character (`safe_cell`). Streamed row by row into `out`, so a
+    list of any size costs no memory; returns how many rows were written."""
+    try:
+        handle = source.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError("subscriber list not found", path=label) from None
+    except OSError as error:
+        raise InputError(f"cannot read the subscriber list: {error.strerror}", path=label) from None
+    written = 0
+    # Every row goes back out as it was, however long its cells (the send skips such a row; the
+    # list owner's system should see it again): the csv module's 128 KiB cap lifted for the export.
+    limit = csv.field_size_limit(MAX_INPUT_BYTES)
+    try:
+        with handle, parsing(label, "subscriber list"):
+            reader = csv.DictReader(handle)
+            fields = list(reader.fieldnames or ())
+            columns = {name.strip().lower(): name for name in fields}
+            if "email" not in columns:
+                raise InputError("needs an 'email' column", path=label)
+            status = columns.get("status", "status")
+            if status not in fields:
+                fields.append(status)
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow([safe_cell(name) for name in fields])
+            for row in reader:
+                reason = suppressed.get(key_or_none(row.get(columns["email"]) or "") or "")
+                if reason is not None:
+                    row[status] = STATUS[reason]
+                writer.writerow([safe_cell(row.get(name)) for name in fields])
+                written += 1
+    finally:
+        csv.field_size_limit(limit)
+    return written

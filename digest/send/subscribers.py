@@ -14,12 +14,13 @@ from pathlib import Path
 
 from msgspec import Struct, field
 
-from digest.addresses import EmailNotValidError, sendable
+from digest.addresses import MAX_ADDRESS, EmailNotValidError, sendable
 from digest.errors import InputError
 from digest.models import Recipient
 
 SKIPPED_STATUSES = {"unsubscribed", "bounced"}
 EXAMPLES = 20  # invalid rows remembered for the report; the rest are counted
+MAX_NAME = 200  # characters: a longer "name" is no name (it would be folded into every To header)
 
 
 class ListReport(Struct):
@@ -36,8 +37,9 @@ class Subscriber(Struct, frozen=True):
 
 
 def _tidy(name: str) -> str:
-    # One line: a CSV field may hold line breaks or tabs, which have no place in a greeting or a header.
-    return " ".join(name.split())
+    # One line of printable text: a CSV field may hold line breaks, tabs, a NUL or other control
+    # characters, which have no place in a greeting or a header.
+    return " ".join("".join(c if c.isprintable() else " " for c in name).split())
 
 
 def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Subscriber]:
@@ -56,15 +58,28 @@ def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Sub
             raise InputError(f"cannot read the subscriber list: {error}", path=label) from None
         if "email" not in columns:
             raise InputError("needs an 'email' column", path=label)
-        try:
-            for row in reader:
-                subscriber = _subscriber(row, columns, reader.line_num, report)
-                if subscriber is not None:
-                    yield subscriber
-        except UnicodeDecodeError as error:
-            raise InputError(f"line {reader.line_num + 1}: not UTF-8 ({error.reason})", path=label) from None
-        except csv.Error as error:
-            raise InputError(f"line {reader.line_num}: {error}", path=label) from None
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"line {reader.line_num + 1}: not UTF-8 ({error.reason})", path=label
+                ) from None
+            except csv.Error as error:  # a field over the csv module's limit: that row alone is left out
+                # The reader counts the line once it has parsed it, which it never did.
+                _invalid(report, reader.line_num + 1, "", f"not a row this list can have ({error})")
+                continue
+            subscriber = _subscriber(row, columns, reader.line_num, report)
+            if subscriber is not None:
+                yield subscriber
+
+
+def _invalid(report: ListReport, line: int, address: str, why: str) -> None:
+    report.invalid_count += 1
+    if len(report.invalid) < EXAMPLES:
+        report.invalid.append((line, address[:MAX_ADDRESS], why))
 
 
 def _subscriber(
@@ -80,9 +95,10 @@ def _subscriber(
         # stays as it is and needs SMTPUTF8. Its key is the same, lower-cased (address_key).
         address_sent = sendable(address)
     except EmailNotValidError as error:
-        report.invalid_count += 1
-        if len(report.invalid) < EXAMPLES:
-            report.invalid.append((line, address, str(error)))
+        _invalid(report, line, address, str(error))
         return None
     name = _tidy(row.get(columns["name"]) or "") if "name" in columns else ""
+    if len(name) > MAX_NAME:
+        _invalid(report, line, address, f"a name longer than {MAX_NAME} characters")
+        return None
     return Subscriber(address_sent.lower(), Recipient(address_sent, name))

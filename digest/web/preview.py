@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import ipaddress
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from msgspec import Struct, field
 from watchfiles import watch
@@ -136,8 +138,31 @@ def page(preview: Preview) -> str:
     )
 
 
+def host_allowed(header: str | None, listening: str, port: int) -> bool:
+    """Whether a request's Host names this server: an IP literal, localhost or the name it was
+    told to listen on, with its port. A page from any other name is a DNS rebinding attack (a
+    site whose name now points at 127.0.0.1) reading the preview, and is refused."""
+    if not header:
+        return False
+    parts = urlsplit(f"//{header}")
+    try:
+        if parts.port != port:
+            return False
+    except ValueError:
+        return False
+    name = (parts.hostname or "").rstrip(".").lower()
+    if name in ("localhost", listening.lower()):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class Handler(BaseHTTPRequestHandler):
     preview: Preview  # set on the subclass made per server
+    listening: str  # the host it was told to listen on (--host)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -151,6 +176,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        address = self.server.server_address
+        port = int(address[1]) if isinstance(address, tuple) else 0
+        if not host_allowed(self.headers.get("Host"), self.listening, port):
+            self._send(421, b"this preview answers to its own address only\n", "text/plain; charset=utf-8")
+            return
         path, _, query = self.path.partition("?")
         snapshot = self.preview.snapshot
         if path == "/":
@@ -196,7 +226,7 @@ class Server(ThreadingHTTPServer):
 
 
 def serve(preview: Preview, host: str, port: int) -> Server:
-    handler = type("PreviewHandler", (Handler,), {"preview": preview})
+    handler = type("PreviewHandler", (Handler,), {"preview": preview, "listening": host})
     return Server((host, port), handler)
 
 
