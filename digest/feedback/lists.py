@@ -23,6 +23,7 @@ from email_validator import EmailNotValidError
 from digest.addresses import address_key, key_or_none
 from digest.errors import MAX_INPUT_BYTES, InputError, parsing, read_input
 from digest.models import Suppression, SuppressionReason, SuppressionSource
+from digest.send.subscribers import open_list
 
 R = SuppressionReason
 _SES = {"BOUNCE": R.HARD_BOUNCE, "COMPLAINT": R.COMPLAINT}
@@ -131,12 +132,7 @@ def export_subscribers(
     `unsubscribed`, `bounced` or `complained` for each suppressed address; every other cell as it
     was, but for a leading formula character (`safe_cell`). Streamed row by row into `out`, so a
     list of any size costs no memory; returns how many rows were written."""
-    try:
-        handle = source.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise InputError("subscriber list not found", path=label) from None
-    except OSError as error:
-        raise InputError(f"cannot read the subscriber list: {error.strerror}", path=label) from None
+    handle = open_list(source, label)
     written = 0
     # Every row goes back out as it was, however long its cells (the send skips such a row; the
     # list owner's system should see it again): the csv module's 128 KiB cap lifted for the export.

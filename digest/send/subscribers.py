@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from msgspec import Struct, field
 
@@ -42,15 +43,19 @@ def _tidy(name: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in name).split())
 
 
-def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Subscriber]:
-    """The list's valid subscribers in its order; what was left out goes into `report`."""
+def open_list(path: Path, label: str) -> TextIO:
+    """The subscriber CSV, open for reading row by row (a missing one is an InputError)."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        return path.open(encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise InputError("subscriber list not found", path=label) from None
     except OSError as error:
         raise InputError(f"cannot read the subscriber list: {error.strerror}", path=label) from None
-    with handle:
+
+
+def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Subscriber]:
+    """The list's valid subscribers in its order; what was left out goes into `report`."""
+    with open_list(path, label) as handle:
         reader = csv.DictReader(handle)
         try:
             columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
