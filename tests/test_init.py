@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from digest.config import load_config
@@ -58,3 +59,33 @@ def test_the_stand_in_feed_is_moved_to_the_days_before_now(tmp_path: Path) -> No
     moved, original = dates(tmp_path / "moved.xml"), dates(SAMPLE / "news.rss")
     assert max(moved) == now - dt.timedelta(hours=6)
     assert max(moved) - min(moved) == max(original) - min(original)  # the same two weeks, later
+
+
+def test_the_starter_config_names_every_key_in_its_section() -> None:
+    """The README promises it: every key of every section, set or commented out."""
+    from digest.config import Config, _fields, _sections
+
+    text = (starter_dir() / "digest.toml").read_text()
+    named: dict[str, set[str]] = {}
+    section = ""
+    for line in text.splitlines():
+        header = re.match(r"^#?\s*\[([\w.]+)\]", line)
+        if header:
+            section = header.group(1)
+            continue
+        key = re.match(r'^#?\s*("[^"]+"|[a-z_]+)\s*=', line)
+        if key:
+            named.setdefault(section, set()).add(key.group(1))
+
+    def missing(schema: type, prefix: str) -> list[str]:
+        found = []
+        for name in _fields(schema):
+            sub = _sections(schema).get(name)
+            if sub is not None:
+                found += missing(sub, f"{prefix}{name}.")
+            elif name not in named.get(prefix.rstrip("."), set()) and name != "labels":
+                found.append(prefix + name)
+        return found
+
+    assert missing(Config, "") == []
+    assert "labels" in named  # its keys are the templates' messages: one shown as an example
