@@ -16,9 +16,13 @@ from .test_feedback import (
     AGAIN,
     BOUNCES,
     EXPECTED,
+    HARD,
     SUMMARY,
+    corpus,
     feedback_mail,
+    nested,
     next_issue,
+    quoting,
     sent_copies,
     sent_issue,
     suppressed,
@@ -121,3 +125,23 @@ def test_a_mailbox_that_cannot_be_used_is_one_line(
     }[trouble]
     assert (result.exit_code, len(result.stderr.splitlines())) == (expected[0], 1), result.output
     assert expected[1] in result.stderr
+
+
+def test_a_message_over_the_limit_is_never_downloaded_and_the_rest_is_read(
+    cli: Cli, smtp: SmtpServer, dovecot: Dovecot
+) -> None:
+    extra = f'ca_file = "{dovecot.cert}"\nmax_message_bytes = 131072\n'
+    config = sent_issue(cli, smtp, dovecot.url(), extra=extra, env=env())
+    copies = sent_copies(smtp)
+    hard = corpus(HARD).replace(b"neko@example.co.jp", b"levan@example.net")
+    client = imap(dovecot)
+    client.append("INBOX", crlf(quoting(hard, copies["m.sargsyan@example.com"]) + b"x" * 200_000))
+    client.append("INBOX", crlf(nested(1000)))
+    client.append("INBOX", crlf(quoting(hard, copies["levan@example.net"])))
+    client.logout()
+    result = cli("feedback", "--config", config, env=env())
+    assert result.exit_code == 0, result.output
+    assert "2 messages not read:" in result.stdout and "over the limit of 131,072" in result.stdout
+    assert "cannot be read: RecursionError" in result.stdout
+    assert suppressed(cli, config) == {"levan@example.net": ("hard_bounce", "mailbox")}
+    assert len(folder(dovecot, "INBOX")) == 2 and len(folder(dovecot, "Processed")) == 1

@@ -21,6 +21,20 @@ from digest.send.secrets import password
 
 TIMEOUT = 30.0  # seconds for any one answer: a server that stops answering ends the run
 BATCH = 200  # messages fetched, and moved, per command
+FETCH_BYTES = 16 * 1024 * 1024  # message bytes asked for in one command, at most (but one message)
+
+
+def _by_size(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    group: list[int] = []
+    total = 0
+    for uid in uids:
+        if group and total + sizes.get(uid, 0) > FETCH_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(uid)
+        total += sizes.get(uid, 0)
+    if group:
+        yield group
 
 
 def batched(items: list[int]) -> Iterator[list[int]]:
@@ -35,17 +49,19 @@ class ImapFolder:
     def messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | str]]:
         uids = self._client.search(["NOT", "DELETED"])
         for batch in batched(uids):
-            # The sizes first: a message over the limit is never downloaded.
+            # The sizes first: a message over the limit is never downloaded, and the others come
+            # in groups of at most FETCH_BYTES, so a batch of large ones never sits in memory at once.
             answer = self._client.fetch(batch, ["RFC822.SIZE"])
             sizes = {uid: int(found.get(b"RFC822.SIZE", 0)) for uid, found in answer.items()}
-            small = [uid for uid in batch if sizes.get(uid, 0) <= max_bytes]
-            fetched = self._client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+            for group in _by_size([uid for uid in batch if sizes.get(uid, 0) <= max_bytes], sizes):
+                fetched = self._client.fetch(group, ["BODY.PEEK[]"])
+                for uid in group:
+                    data = fetched.get(uid, {}).get(b"BODY[]")
+                    if isinstance(data, bytes):
+                        yield str(uid), data if len(data) <= max_bytes else over_limit(len(data), max_bytes)
             for uid in batch:
-                data = fetched.get(uid, {}).get(b"BODY[]")
                 if sizes.get(uid, 0) > max_bytes:
                     yield str(uid), over_limit(sizes[uid], max_bytes)
-                elif isinstance(data, bytes):
-                    yield str(uid), data if len(data) <= max_bytes else over_limit(len(data), max_bytes)
 
     def file(self, key: str) -> None:
         self._filed.append(int(key))
