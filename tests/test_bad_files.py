@@ -132,3 +132,25 @@ def test_a_headline_of_a_megabyte_is_cut_where_it_meets_the_subject(cli: Cli, ne
     subject = str(email.message_from_bytes(raw, policy=policy.default)["Subject"])
     assert "W" * 250 in subject and "W" * 301 not in subject and "…" in subject
     assert len(raw) < 200_000
+
+
+def test_a_json_feed_nested_deep_is_refused_naming_it(cli: Cli, tmp_path: Path) -> None:
+    feed = tmp_path / "deep.json"
+    items = "[" * 100_000 + "]" * 100_000
+    feed.write_text(f'{{"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": {items}}}')
+    result = cli("build", "--feed", str(feed), "--date", "2025-11-24", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 4, result.output
+    assert "deep.json: cannot read the feed: nested too deep" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_an_opml_list_of_more_feeds_than_a_build_can_fetch_is_refused(cli: Cli, tmp_path: Path) -> None:
+    outlines = "".join(f'<outline type="rss" xmlUrl="https://f{n}.example/rss"/>' for n in range(1001))
+    (tmp_path / "all.opml").write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>'
+    )
+    result = cli(
+        "build", "--feed", str(tmp_path / "all.opml"), "--date", "2025-11-24", "--out", str(tmp_path / "o")
+    )
+    assert result.exit_code == 4, result.output
+    assert "all.opml: an OPML list of more than 1,000 feeds, refused" in result.stderr

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
-from digest.errors import DigestError, SourceError
+from digest.errors import DigestError, SourceError, parsing
 from digest.feeds.fetch import Limits, client, fetch, read_file
 from digest.feeds.normalize import normalize_feed
 from digest.feeds.opml import Subscription
@@ -67,10 +67,11 @@ class _Result(Struct, frozen=True):
 def _from_bytes(
     source: Source, data: bytes, base: str, limits: Limits, validators: tuple[str | None, str | None] | None
 ) -> _Result:
-    document = parse_document(data, source.label, base, limits)
-    if isinstance(document, list):
-        return _Result(source, subscriptions=tuple(document))
-    feed = normalize_feed(document, source.label, base)
+    with parsing(source.label, "feed", SourceError):  # a feed nested too deep is the feed's fault
+        document = parse_document(data, source.label, base, limits)
+        if isinstance(document, list):
+            return _Result(source, subscriptions=tuple(document))
+        feed = normalize_feed(document, source.label, base)
     if feed.skipped and not feed.items:
         return _Result(source, error=f"none of its {feed.skipped} entries links to a web page")
     return _Result(source, feed=feed, validators=validators, data=data)

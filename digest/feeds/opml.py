@@ -7,6 +7,10 @@ from msgspec import Struct
 from digest.errors import SourceError
 from digest.urls import safe_url
 
+# Feeds one list may name: a reader's whole subscription list is a few hundred. More would keep
+# a build fetching for hours (16 at a time, each up to `sources.timeout`).
+MAX_SUBSCRIPTIONS = 1000
+
 
 class Subscription(Struct, frozen=True):
     url: str
@@ -28,6 +32,10 @@ def read_opml(data: bytes, label: str) -> list[Subscription]:
     for feed in parsed.get("feeds") or []:
         url = safe_url(feed.get("url"))
         if url and url not in seen:
+            if len(seen) == MAX_SUBSCRIPTIONS:
+                raise SourceError(
+                    f"an OPML list of more than {MAX_SUBSCRIPTIONS:,} feeds, refused", path=label
+                )
             seen.add(url)
             subscriptions.append(Subscription(url, (feed.get("title") or "").strip()))
     if not subscriptions:
