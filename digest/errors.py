@@ -110,18 +110,13 @@ class OutputError(DigestError):
 # NotImplementedError), a truncated stream (EOFError). Named by module, looked up only when one
 # is raised: a module not imported cannot have raised its error, and importing it costs start-up.
 _BUILTIN_PARSE_ERRORS = (ValueError, ArithmeticError, RuntimeError, NotImplementedError, EOFError)
-_MODULE_PARSE_ERRORS = {
-    "csv": "Error",
-    "zipfile": "BadZipFile",
-    "zlib": "error",
-    "tomllib": "TOMLDecodeError",
-}
+_MODULE_PARSE_ERRORS = (("csv", "Error"), ("zipfile", "BadZipFile"), ("zlib", "error"))
 
 
 def _is_parse_error(error: Exception) -> bool:
     if isinstance(error, _BUILTIN_PARSE_ERRORS):
         return True
-    for module, name in _MODULE_PARSE_ERRORS.items():
+    for module, name in _MODULE_PARSE_ERRORS:
         kind = getattr(sys.modules.get(module), name, None)
         if kind is not None and isinstance(error, kind):
             return True
