@@ -545,3 +545,18 @@ def test_a_non_ascii_local_part_goes_with_smtputf8_or_fails_with_the_reason(
         assert "josé@example.org: failed: the address needs SMTPUTF8" in result.stderr
         assert "josé@example.org" not in smtp.recorder.copies
     assert sum(smtp.recorder.copies.values()) == 5 + offered  # the sample's four and the others went
+
+
+def test_a_dry_run_of_an_address_with_a_slash_writes_one_file_in_its_folder(
+    cli: Cli, smtp: SmtpServer
+) -> None:
+    config = newsletter(cli.cwd / "news", smtp)
+    (cli.cwd / "news" / "subscribers.csv").write_text("email\nfinance/news@example.org\n")
+    cli("build", "--config", str(config))
+    result = cli("send", "--config", str(config), "--dry-run", env=environment())
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.splitlines()[-1])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".made-by-digest",
+        "00001-finance_news@example.org.eml",
+    ]

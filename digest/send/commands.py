@@ -7,6 +7,7 @@ the environment it is given, and the subscribers from their CSV.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from pathlib import Path
@@ -91,6 +92,10 @@ def send_test(
     return address
 
 
+# An address may hold a "/" (a/b@example.org is valid): in a file name it would make a folder.
+_SLASHES = re.compile(r"[/\\]")
+
+
 def dry_run(
     config: Config,
     state_dir: Path,
@@ -106,7 +111,7 @@ def dry_run(
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
     copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
     files = (
-        (f"{n:05d}-{s.key}.eml", copies.for_recipient(s.recipient))
+        (f"{n:05d}-{_SLASHES.sub('_', s.key)}.eml", copies.for_recipient(s.recipient))
         for n, s in enumerate(_subscribers(config, ListReport()), start=1)
     )
     return issue_folder.write_folder(out or issue.folder / issue_folder.DRY_RUN, files)
