@@ -6,10 +6,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import socketserver
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -198,6 +200,20 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+@contextmanager
+def running(server: socketserver.BaseServer) -> Iterator[None]:
+    """`server` answering in a thread of its own for the block. Its loop looks for the stop every
+    10 ms, not socketserver's 0.5 s: a test's teardown does not wait half a second for it."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def http_server() -> Iterator[HttpServer]:
     state = HttpServer(routes={})
@@ -240,14 +256,11 @@ def http_server() -> Iterator[HttpServer]:
 
     server = _Server(("127.0.0.1", 0), Handler)
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.stopping.set()
-        server.shutdown()
-        server.server_close()
+    with running(server):
+        try:
+            yield state
+        finally:
+            state.stopping.set()  # a dripping or delayed answer ends at once
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import Cli
+from .conftest import Cli, running
 
 TOKEN = "analytics-token-for-tests"
 STORY = "/news/2025/11/un-security-council-gaza-peace-plan"
@@ -94,13 +94,11 @@ def serving() -> Iterator[Api]:
 
     server = _Quiet(("127.0.0.1", 0), Handler)
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield state
-    finally:
-        state.stop.set()
-        server.shutdown()
-        server.server_close()
+    with running(server):
+        try:
+            yield state
+        finally:
+            state.stop.set()
 
 
 @pytest.fixture
