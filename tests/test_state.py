@@ -194,3 +194,36 @@ def test_addresses_kept_with_a_unicode_domain_migrate_to_the_one_key(tmp_path: P
         assert list(state.mailed_in(1)) == ["chloe@xn--bcher-kva.example"]
         assert list(state.mailed_in(2)) == ["dora@xn--bcher-kva.example"]
         assert state.last_mailed("dora@xn--bcher-kva.example") == 2
+
+
+def schema(path: Path) -> list[tuple[str, str]]:
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+        ).fetchall()
+    finally:
+        db.close()
+    return [(name, " ".join(sql.split())) for name, sql in rows]
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_each_migration_step_brings_a_database_of_the_version_before_to_todays_schema(
+    tmp_path: Path, version: int
+) -> None:
+    with open_state(tmp_path / "new"):
+        pass
+    old = tmp_path / "old"
+    old.mkdir()
+    db = sqlite3.connect(old / DB_NAME)
+    for number, step in enumerate(MIGRATIONS[:version]):
+        if isinstance(step, str):
+            db.executescript(f"BEGIN; {step} PRAGMA user_version = {number + 1}; COMMIT;")
+        else:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            db.commit()
+    db.close()
+    with open_state(old) as state:
+        assert state.history(dt.date(2025, 11, 24)).number == 1
+    assert schema(old / DB_NAME) == schema(tmp_path / "new" / DB_NAME)
