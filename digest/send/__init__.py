@@ -1,6 +1,7 @@
 """The send stage: a built issue to its subscribers over SMTP, resumably, never twice, under a lock.
 
-commands (send, test copy, dry run) → delivery (the loop and its ledger) → smtp (one session);
+commands (send, test copy, dry run) → delivery (the plan and its ledger) → transport (one
+`Transport`: transports/smtp.py, an SMTP session; transports/memory.py, messages kept in memory);
 personalize fills each subscriber's values; subscribers reads the list; secrets and lock guard it.
 """
 

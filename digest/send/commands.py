@@ -21,8 +21,8 @@ from digest.send.copies import Copies
 from digest.send.delivery import Progress, SendReport, send_issue, send_one
 from digest.send.lock import sender_lock
 from digest.send.secrets import read_secrets
-from digest.send.smtp import Outcome
 from digest.send.subscribers import ListReport, Subscriber, read_subscribers
+from digest.send.transport import Outcome
 from digest.state import State, open_state
 
 

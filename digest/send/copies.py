@@ -38,7 +38,7 @@ from digest.send.personalize import (
     personal_url,
     to_header,
 )
-from digest.send.smtp import to_wire
+from digest.send.transports.smtp import to_wire
 
 _MAX: int = POLICY.max_line_length or 78  # what the email package wraps quoted-printable body lines at
 _SOFT_BREAK = "=\r\n"  # the parts are written with the SMTP line ending

@@ -8,7 +8,8 @@ any interruption sends to the queued ones only. One that a dead run was sending 
 (`--unconfirmed resend` or `--unconfirmed skip`). At most one copy each, and none left out
 without saying so.
 
-`smtp.connections` sessions deliver at once, each in a thread of its own; every decision and
+`smtp.connections` transports (SMTP sessions, or any `Transport`) deliver at once, each in a
+thread of its own; every decision and
 every ledger write is made by one `Plan` in the calling thread, which the sessions ask: what
 next, may the data go now, how did it go. With one connection the session runs in the calling
 thread and asks the plan directly. The run stops early, leaving everyone not sent queued, when
@@ -35,8 +36,9 @@ from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
 from digest.send.copies import Copies
 from digest.send.personalize import envelope_sender, personal_message
 from digest.send.secrets import Secrets
-from digest.send.smtp import Delivery, Outcome, Session, to_wire
 from digest.send.subscribers import ListReport, Subscriber
+from digest.send.transport import Delivery, Maker, Outcome, Policy, Transport, transport_maker
+from digest.send.transports.smtp import to_wire
 from digest.state import Ledger
 
 MAX_BACKOFF = 300.0
@@ -128,7 +130,7 @@ class Plan:
     def __init__(
         self,
         ledger: Ledger,
-        config: Config,
+        policy: Policy,
         *,
         total: int,
         done: int,
@@ -136,9 +138,9 @@ class Plan:
         clock: Callable[[], float],
         wall: Callable[[], dt.datetime],
     ) -> None:
-        self.ledger, self.smtp, self.clock, self.wall = ledger, config.smtp, clock, wall
+        self.ledger, self.policy, self.clock, self.wall = ledger, policy, clock, wall
         self.progress, self.total, self.done_count = progress, total, done
-        self.interval = 1.0 / self.smtp.rate if self.smtp.rate else 0.0
+        self.interval = 1.0 / self.policy.rate if self.policy.rate else 0.0
         self.next_start = clock()
         self.retry: deque[Job] = deque()  # a connection failed under them: first in line again
         self.batch: deque[Job] = deque()
@@ -148,7 +150,7 @@ class Plan:
         self.halted = False  # an error or Ctrl-C: no new message starts
         self.sent = 0
         now = wall()
-        limit = daily_limit(self.smtp.daily_limit, ledger.first_sent(), now)
+        limit = daily_limit(self.policy.daily_limit, ledger.first_sent(), now)
         self.allowance = limit - ledger.sent_since(now - DAY) if limit else None
         self.limit = limit
 
@@ -213,10 +215,10 @@ class Plan:
             return None
         self.ledger.commit()  # before a pause, not after it
         self.failures += 1
-        if self.failures > self.smtp.retries:
+        if self.failures > self.policy.retries:
             self.stopped = f"the relay failed {self.failures} times in a row, last: {delivery.reply}"
             return None
-        return float(min(MAX_BACKOFF, self.smtp.backoff * 2 ** (self.failures - 1)))
+        return float(min(MAX_BACKOFF, self.policy.backoff * 2 ** (self.failures - 1)))
 
     def after(self, job: Job, delivery: Delivery) -> tuple[float | None, Job | None]:
         """`done`, then `next`: one question a message for a session in another thread."""
@@ -262,7 +264,7 @@ class _Remote:
 
 def _deliver_all(
     plan: Plan | _Remote,
-    session: Session,
+    session: Transport,
     copy_for: Callable[[Recipient], bytes],
     sender: Callable[[Recipient], str],
     sleep: Callable[[float], None],
@@ -287,7 +289,7 @@ def _deliver_all(
 
 def _run_sessions(
     plan: Plan,
-    sessions: list[Session],
+    sessions: list[Transport],
     copy_for: Callable[[Recipient], bytes],
     sender: Callable[[Recipient], str],
     sleep: Callable[[float], None],
@@ -297,7 +299,7 @@ def _run_sessions(
     inbox: queue.Queue[_Call | tuple[str, BaseException | None]] = queue.Queue()
     remote = _Remote(inbox)
 
-    def worker(session: Session) -> None:
+    def worker(session: Transport) -> None:
         error: BaseException | None = None
         try:
             _deliver_all(remote, session, copy_for, sender, sleep, clock)
@@ -362,9 +364,11 @@ def send_issue(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    transport: Maker | None = None,
 ) -> SendReport:
     """Send `issue` to every subscriber the ledger has not seen sent, over `smtp.connections`
-    sessions. `listed` fills as `subscribers` is read. Returns the report, read from the ledger.
+    transports (SMTP unless `transport` makes others). `listed` fills as `subscribers` is read.
+    Returns the report, read from the ledger.
 
     `now` is the messages' Date; `wall` the clock the daily limit counts by; `clock` and
     `sleep` pace the messages (tests give their own).
@@ -372,12 +376,12 @@ def send_issue(
     total = prepare(ledger, subscribers, unconfirmed)
     before = ledger.counts()
     already = sum(before.get(s, 0) for s in DELIVERED)
-    plan = Plan(ledger, config, total=total, done=already, progress=progress, clock=clock, wall=wall)
+    policy = Policy.of(config.smtp)
+    plan = Plan(ledger, policy, total=total, done=already, progress=progress, clock=clock, wall=wall)
     copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
     sender = envelope_sender(config, secrets.unsubscribe)
-    sessions = [
-        Session(config.smtp, secrets.password, config.resolve) for _ in range(config.smtp.connections)
-    ]
+    make = transport or transport_maker()
+    sessions = [make(config, secrets.password) for _ in range(policy.connections)]
     try:
         if len(sessions) == 1:
             _deliver_all(plan, sessions[0], copies.wire, sender, sleep, clock)
@@ -403,11 +407,17 @@ def send_issue(
 
 
 def send_one(
-    issue: PersonalIssue, recipient: Recipient, config: Config, *, now: dt.datetime, secrets: Secrets
+    issue: PersonalIssue,
+    recipient: Recipient,
+    config: Config,
+    *,
+    now: dt.datetime,
+    secrets: Secrets,
+    transport: Maker | None = None,
 ) -> Delivery:
     """One test copy, marked [TEST], recorded nowhere."""
     data = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
-    session = Session(config.smtp, secrets.password, config.resolve)
+    session = (transport or transport_maker())(config, secrets.password)
     try:
         sender = envelope_sender(config, secrets.unsubscribe)
         return session.deliver(sender(recipient), recipient, to_wire(data), lambda: True)

@@ -1,4 +1,4 @@
-"""One SMTP session to the relay: TLS or STARTTLS (certificates always verified), AUTH, and
+"""The SMTP transport: one session to the relay: TLS or STARTTLS (certificates always verified), AUTH, and
 the delivery of one message with a typed result.
 
 A refusal for now (4xx) comes back as `DEFERRED`, a permanent one (5xx) as `REFUSED`; a
@@ -17,27 +17,11 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable
-from enum import StrEnum
-
-from msgspec import Struct
 
 from digest.config import SmtpConfig
 from digest.errors import ConfigError, SendError
 from digest.models import Recipient
-
-
-class Outcome(StrEnum):
-    SENT = "sent"
-    REFUSED = "refused"  # permanently: 5xx
-    DEFERRED = "deferred"  # for now: 4xx, a lost connection, a timeout; the server has no copy
-    UNCONFIRMED = "unconfirmed"  # the connection went during the data: the server may have it
-
-
-class Delivery(Struct, frozen=True):
-    outcome: Outcome
-    reply: str  # the server's reply, or what went wrong
-    connection: bool = False  # the session failed (the relay's trouble), not this recipient
-
+from digest.send.transport import Delivery, Outcome
 
 NO_SMTPUTF8 = "the address needs SMTPUTF8 (a non-ASCII local part), which the relay does not offer"
 

@@ -1,0 +1,1 @@
+"""What carries a message: each module one `Transport` (see `digest.send.transport`)."""
