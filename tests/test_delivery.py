@@ -13,10 +13,10 @@ import pytest
 from msgspec.structs import replace
 
 from digest.config import Config, load_config
+from digest.config.secrets import Secrets
 from digest.issue_folder import read_personal
 from digest.models import Unconfirmed
 from digest.send.delivery import SendReport, send_issue
-from digest.send.secrets import Secrets
 from digest.send.subscribers import ListReport, read_subscribers
 from digest.send.transport import Delivery, Outcome
 from digest.send.transports.memory import Outbox

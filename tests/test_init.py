@@ -63,7 +63,8 @@ def test_the_stand_in_feed_is_moved_to_the_days_before_now(tmp_path: Path) -> No
 
 def test_the_starter_config_names_every_key_in_its_section() -> None:
     """The README promises it: every key of every section, set or commented out."""
-    from digest.config import Config, _fields, _sections
+    from digest.config import Config
+    from digest.config.problems import _fields, _sections
 
     text = (starter_dir() / "digest.toml").read_text()
     named: dict[str, set[str]] = {}

@@ -17,13 +17,13 @@ import pytest
 
 from digest.addresses import token
 from digest.config import Config, load_config
+from digest.config.secrets import Secrets
 from digest.errors import SendError
 from digest.issue_folder import read_personal
 from digest.models import Recipient
 from digest.send.copies import Copies
 from digest.send.delivery import SendReport, send_issue
 from digest.send.lock import exclusive
-from digest.send.secrets import Secrets
 from digest.send.subscribers import ListReport, read_subscribers
 from digest.state import open_state
 

@@ -15,9 +15,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from digest.config import Config, mailbox_url
+from digest.config.secrets import password
 from digest.errors import ConfigError, FeedbackError
 from digest.feedback.mailbox import over_limit
-from digest.send.secrets import password
 
 TIMEOUT = 30.0  # seconds for any one answer: a server that stops answering ends the run
 BATCH = 200  # messages fetched, and moved, per command

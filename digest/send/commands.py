@@ -14,13 +14,13 @@ from pathlib import Path
 
 from digest import issue_folder
 from digest.config import Config
+from digest.config.secrets import read_secrets
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient, Unconfirmed
 from digest.send.copies import Copies
 from digest.send.delivery import Progress, SendReport, send_issue, send_one
 from digest.send.lock import sender_lock
-from digest.send.secrets import read_secrets
 from digest.send.subscribers import ListReport, Subscriber, read_subscribers
 from digest.send.transport import Outcome
 from digest.state import State, open_state

@@ -30,12 +30,12 @@ from typing import Any
 from msgspec import Struct, field
 
 from digest.config import Config
+from digest.config.secrets import Secrets
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
 from digest.send.copies import Copies
 from digest.send.personalize import envelope_sender, personal_message
-from digest.send.secrets import Secrets
 from digest.send.subscribers import ListReport, Subscriber
 from digest.send.transport import Delivery, Maker, Outcome, Policy, Transport, transport_maker
 from digest.send.transports.smtp import to_wire

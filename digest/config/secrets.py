@@ -10,7 +10,7 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from digest.config import Config, SmtpConfig
+from digest.config.schema import Config, SmtpConfig
 from digest.errors import ConfigError
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
