@@ -50,7 +50,7 @@ _AS_DIGEST_RUNS = "from digest.cli import collect_seldom\nwith collect_seldom():
 # a command that does nothing: the part of a cold build that is the CLI framework's, whatever the
 # command then does. typer 0.29 imports pydantic here to coerce the flags.
 PARSE_ONLY = _AS_DIGEST_RUNS + (
-    "    import inspect, sys, typer\n    from digest.cli import build\n"
+    "    import inspect, sys, typer\n    from digest.cli.build import build\n"
     "    def nothing(**flags): pass\n"
     "    nothing.__signature__ = inspect.signature(build)\n"
     "    app = typer.Typer(); app.command()(nothing); app(sys.argv[1:])\n"

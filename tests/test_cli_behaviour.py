@@ -158,20 +158,24 @@ def test_every_commands_help_ends_with_an_example(cli: Cli) -> None:
         assert "Example: digest " + path[0] in shown, f"digest {' '.join(path)} -h has no example"
 
 
-def test_a_run_of_one_command_shows_and_parses_it_as_the_whole_app_does() -> None:
-    """`digest NAME …` runs an app holding NAME alone (typer builds every command's parameters on
-    each run): each command's help, and so its flags, must be the same as in the whole app."""
+def test_the_help_lists_every_command_by_group() -> None:
+    """The app is the command groups of digest/cli/, taken in whole: every command is there once."""
     import typer
-    from typer.testing import CliRunner
 
-    from digest.cli import app, app_for
+    from digest.cli import app
 
-    runner = CliRunner()
     names = list(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-    assert "unsubscribe-server" in names and "subscribers" in names
-    for name in names:
-        one = app_for([name, "--help"])
-        assert list(typer.main.get_command(one).commands) == [name]  # type: ignore[attr-defined]
-        whole = runner.invoke(app, [name, "--help"], prog_name="digest").stdout
-        assert runner.invoke(one, [name, "--help"], prog_name="digest").stdout == whole
-    assert app_for(["buidl"]) is app and app_for(["--version"]) is app and app_for([]) is app
+    assert names == [
+        "build",
+        "rebuild",
+        "check",
+        "init",
+        "send",
+        "run",
+        "feedback",
+        "unsubscribe-server",
+        "subscribers",
+        "preview",
+        "history",
+        "archive",
+    ]
