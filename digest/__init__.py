@@ -22,11 +22,9 @@ The names below load their modules when first used, so `import digest` (and the 
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from digest._lazy import lazy_exports
 
 DISTRIBUTION = "newsletter-digest"  # the name on the package index; the import name is digest
 
@@ -87,40 +85,6 @@ def _version() -> str:
         (line.removeprefix("Version:").strip() for line in headers if line.startswith("Version:")),
         "0+unknown",
     )
-
-
-def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module `__getattr__` (PEP 562) that imports each exported name's module on first use."""
-
-    def __getattr__(name: str) -> Any:
-        if name in exports:
-            return getattr(importlib.import_module(exports[name]), name)
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
-
-    return __getattr__
-
-
-class _Deferred(types.ModuleType):
-    """Stands in `sys.modules` for a module until something reads one of its attributes; then the
-    real module is imported, and this one takes its contents so that later reads go straight."""
-
-    def __getattr__(self, attr: str) -> Any:
-        del sys.modules[self.__name__]
-        real = importlib.import_module(self.__name__)
-        self.__dict__.update(real.__dict__)
-        return getattr(real, attr)
-
-
-def defer_import(name: str) -> None:
-    """Let `import name` succeed without running the module until it is used.
-
-    For a dependency's dependency that a build seldom or never uses: premailer imports requests
-    to fetch remote stylesheets (digest forbids it), feedparser imports chardet for the rare feed
-    whose encoding must be guessed. importlib's LazyLoader does not do here: `import` itself
-    reads the module's `__spec__`, which loads it.
-    """
-    if name not in sys.modules:
-        sys.modules[name] = _Deferred(name)
 
 
 _exported = lazy_exports(__name__, _EXPORTS)

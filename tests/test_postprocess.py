@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from digest.render.markers import GREETING, UNSUBSCRIBE, Fill, fill_html, fill_text, generic_url
 from digest.render.mergetags import Protected
 from digest.render.postprocess import (
@@ -107,3 +111,23 @@ def test_the_text_part_restores_tags_then_fills_the_markers() -> None:
     finished = finish_text(f"{GREETING}\n{tag}\n{UNSUBSCRIBE}", protected, Fill("Hi,", "https://x.example/u"))
     assert finished.personal == f"{GREETING}\n%%unsub%%\n{UNSUBSCRIBE}"
     assert finished.generic == "Hi,\n%%unsub%%\nhttps://x.example/u"
+
+
+def test_the_start_up_tricks_leave_other_users_of_those_libraries_alone(tmp_path: Path) -> None:
+    """digest stands in for requests and empties cssutils' profiles for its own inlining; code
+    beside it in the process sees both as they are (a subprocess: a fresh interpreter's state)."""
+    script = (
+        "import importlib.util, sys\n"
+        "from digest.render.postprocess import inline_css\n"
+        "inline_css('<html><body><p class=\"a\">x</p></body></html>', '.a { color: red }')\n"
+        "assert 'requests' in sys.modules\n"
+        "assert importlib.util.find_spec('requests') is not None\n"
+        "import requests, cssutils\n"
+        "assert callable(requests.get)\n"
+        "assert 'color' in cssutils.profile.knownNames\n"
+        "assert inline_css('<html><body><p class=\"a\">x</p></body></html>', '.a { color: red }')\n"
+        "assert 'color' in cssutils.profile.knownNames\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -8,7 +8,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from digest import defer_import
+from digest._lazy import defer_import
 from digest.errors import SourceError
 from digest.feeds.fetch import Limits, gunzip, is_gzip
 from digest.feeds.jsonfeed import looks_like_json, parse_json_feed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from digest import lazy_exports
+from digest._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from digest.render.issue import render_issue

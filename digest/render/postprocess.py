@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from msgspec import Struct
 
-from digest import defer_import
+from digest._lazy import defer_import
 from digest.render.markers import Fill, fill_html, fill_text
 from digest.render.mergetags import Protected
 
@@ -75,7 +77,8 @@ def inline_css(html: str, css: str) -> str:
       profiles only to log what it finds (invalid values are kept all the same), compiling some
       hundred regular expressions on the way: two thirds of a cold build's inlining, for log lines
       nobody reads. premailer passes disable_validation to its stylesheet parser but not to its
-      style merging, so the profiles themselves are removed; the output is the same bytes.
+      style merging, so the profiles are taken away for the inlining (and only for it: other code
+      in the process finds them as cssutils made them); the output is the same bytes.
     """
     if not css.strip():
         return html
@@ -84,11 +87,14 @@ def inline_css(html: str, css: str) -> str:
     defer_import("requests")  # premailer's, for remote stylesheets, which allow_network=False forbids
     from premailer import Premailer  # lxml and cssutils with it: only when an email is rendered
 
-    if cssutils.profile.knownNames:
-        cssutils.profile.removeProfile(all=True)
+    with _without_css_profiles(cssutils):
+        inlined = _premailer(Premailer, html, css)
+    return inlined.replace(_IGNORED, "<style")  # where premailer did not take the mark off itself
 
-    inlined = str(
-        Premailer(
+
+def _premailer(premailer: Any, html: str, css: str) -> str:
+    return str(
+        premailer(
             _leave_alone(html),
             css_text=css,
             allow_network=False,
@@ -100,7 +106,40 @@ def inline_css(html: str, css: str) -> str:
             disable_validation=True,
         ).transform(pretty_print=False)
     )
-    return inlined.replace(_IGNORED, "<style")  # where premailer did not take the mark off itself
+
+
+class _ProfilesOnDemand:
+    """What `cssutils.profile` is outside digest's inlining, once digest has taken the one cssutils
+    made: a full `Profiles`, made when some other code first asks for it (4 ms, paid by them)."""
+
+    def __init__(self, cssutils: Any) -> None:
+        self._cssutils = cssutils
+
+    def __getattr__(self, name: str) -> Any:
+        from cssutils.profiles import Profiles
+
+        real = Profiles(log=self._cssutils.log)
+        self._cssutils.profile = real
+        return getattr(real, name)
+
+
+_EMPTY_PROFILES: list[Any] = []  # the Profiles digest emptied, once a process
+
+
+@contextmanager
+def _without_css_profiles(cssutils: Any) -> Iterator[None]:
+    """cssutils without its CSS profiles for the block (see `inline_css`), and as it was after it:
+    other code in the process validates against the profiles it always had."""
+    if not _EMPTY_PROFILES:
+        taken = cssutils.profile
+        taken.removeProfile(all=True)
+        _EMPTY_PROFILES.append(taken)
+        cssutils.profile = _ProfilesOnDemand(cssutils)
+    outside, cssutils.profile = cssutils.profile, _EMPTY_PROFILES[0]
+    try:
+        yield
+    finally:
+        cssutils.profile = outside
 
 
 def ensure_doctype(html: str) -> str:
