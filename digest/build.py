@@ -24,9 +24,10 @@ from digest.analytics import Coverage, PageViews, Site, coverage, page_views, re
 from digest.analytics.api import fetch_api, is_api
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, user_templates
-from digest.errors import ConfigError, NothingNewError, SourceError, read_input_bytes
+from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.feeds import Limits, Loaded, Source, load_sources, merge_duplicates
 from digest.feeds.load import RawFeed
+from digest.files import read_input_bytes
 from digest.models import (
     Feed,
     History,

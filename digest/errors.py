@@ -6,16 +6,14 @@ scripts branch on them, so they never change meaning.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import zipfile
+    pass
 
 
 class ExitCode(IntEnum):
@@ -144,58 +142,3 @@ def parsing(label: str, what: str, kind: type[DigestError] = InputError) -> Iter
         if not _is_parse_error(error):
             raise
         raise kind(f"cannot read the {what}: {_what_went_wrong(error)}", path=label) from None
-
-
-# The cap on an input that has no size key of its own (the picks file, a suppression file, the
-# subscriber list when it is exported): far beyond any real one, far below what hurts.
-MAX_INPUT_BYTES = 64 * 1024 * 1024
-
-
-def too_large(max_bytes: int, key: str = "sources.max_bytes") -> str:
-    """What an input past its size cap is told."""
-    return f"larger than the size cap of {max_bytes:,} bytes ({key}), refused"
-
-
-def read_input_bytes(
-    path: Path, label: str, what: str, max_bytes: int = MAX_INPUT_BYTES, key: str = "a built-in limit"
-) -> bytes:
-    """The bytes of an input file the editor keeps (analytics, picks, subscribers), at most
-    `max_bytes` of them: a missing, unreadable or larger one is an `InputError` that names it."""
-    try:
-        with path.open("rb") as handle:
-            if os.fstat(handle.fileno()).st_size > max_bytes:
-                raise InputError(too_large(max_bytes, key), path=label)
-            data = handle.read(max_bytes + 1)  # a file that grows meanwhile is cut here
-    except FileNotFoundError:
-        raise InputError(f"{what} not found", path=label) from None
-    except OSError as error:
-        raise InputError(f"cannot read the {what}: {error}", path=label) from None
-    if len(data) > max_bytes:
-        raise InputError(too_large(max_bytes, key), path=label)
-    return data
-
-
-def read_member(archive: zipfile.ZipFile, name: str, label: str, max_bytes: int, key: str) -> bytes:
-    """One member of a zip, inflated up to `max_bytes` and no further (the size a zip states
-    may lie: the inflated bytes are counted as they come)."""
-    info = archive.getinfo(name)
-    if info.file_size > max_bytes:
-        raise InputError(too_large(max_bytes, key), path=f"{label}/{name}")
-    with archive.open(info) as member:
-        data = member.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InputError(too_large(max_bytes, key), path=f"{label}/{name}")
-    return data
-
-
-def decode_input(data: bytes, label: str, what: str) -> str:
-    """An input file's text (UTF-8, a byte-order mark or not)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"cannot read the {what}: {error}", path=label) from None
-
-
-def read_input(path: Path, label: str, what: str) -> str:
-    """The text of an input file the editor keeps, read as `read_input_bytes` reads it."""
-    return decode_input(read_input_bytes(path, label, what), label, what)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from digest.config import CONFIG_NAME, LANGUAGE_TAG
 from digest.errors import ConfigError
-from digest.issue_folder import write_file
+from digest.files import write_file
 from digest.resources import sample_dir, starter_dir
 
 _DATE = re.compile(r"<(pubDate|lastBuildDate)>([^<]+)</\1>")

@@ -10,17 +10,13 @@ other folders and files digest writes (the archive, a dry run, `digest init`).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO
 
 from msgspec import Struct
 
-from digest.errors import InputError, OutputError, OutputRefused
+from digest import files as files_module  # the mechanics; this module knows the names
+from digest.errors import InputError
 from digest.render import ManifestSummary, read_manifest
 
 HTML = "index.html"  # the email's HTML part, for nobody in particular; also the archive's page
@@ -150,109 +146,12 @@ def read_page(folder: Path) -> str:
         raise InputError(f"the issue is gone from its folder ({error.strerror})", path=str(page)) from None
 
 
-# Written into every folder digest writes whole: only a folder that has it (or is empty) is ever
-# replaced, so `--out .` can never take the editor's own files with it.
-MARK = ".made-by-digest"
-_MARK_TEXT = b"This folder was written by digest, which replaces it whole when it writes it again.\n"
 # What the folders digest wrote before they were marked hold: such a folder is digest's too.
-_OURS = {HTML, TEXT, MESSAGE, MANIFEST, PERSONAL_HTML, PERSONAL_TEXT}
-_OURS |= {"inputs.zip", "dry-run", "feed.atom", "feed.json"}
-
-
-def _check_replaceable(target: Path) -> None:
-    """Refuse to replace a folder digest did not make: one without its mark that holds anything
-    an earlier digest would not have written there (an issue folder's files, an archive's)."""
-    try:
-        entries = list(os.scandir(target))
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        raise OutputRefused("a file is in the way of the folder digest writes", path=str(target)) from None
-    except OSError as error:
-        raise OutputError(f"cannot read the folder: {error.strerror or error}", path=str(target)) from None
-    names = {entry.name for entry in entries}
-    if MARK in names:
-        return
-    # An archive written before the mark: its index, feeds and a folder per issue with a page.
-    strangers = {n for n in names - _OURS if [p.name for p in (target / n).glob("*")] != [HTML]}
-    if strangers:
-        shown = ", ".join(sorted(strangers)[:3]) + (", …" if len(strangers) > 3 else "")
-        raise OutputRefused(
-            f"not a folder digest wrote ({shown} in it): refusing to replace it; choose a new or empty one",
-            path=str(target),
-        )
+OURS = frozenset(
+    {HTML, TEXT, MESSAGE, MANIFEST, PERSONAL_HTML, PERSONAL_TEXT, SNAPSHOT, DRY_RUN, "feed.atom", "feed.json"}
+)
 
 
 def write_folder(target: Path, files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Path:
-    """Write `files` (name → bytes, or such pairs as they come: a dry run's 100,000 messages are
-    never all in memory) as the folder `target`, replacing a folder digest wrote there before
-    (marked as its own); any other non-empty folder is refused, untouched."""
-    target = Path(os.path.abspath(target))  # noqa: PTH100 (".." made a name; resolve() would follow links)
-    _check_replaceable(target)
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
-    except OSError as error:
-        raise OutputError(
-            f"cannot create the output folder: {error.strerror or error}", path=str(parent)
-        ) from None
-    try:
-        (staging / MARK).write_bytes(_MARK_TEXT)
-        for name, data in files.items() if isinstance(files, Mapping) else files:
-            path = staging / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        staging.chmod(0o755)
-        _swap_into_place(staging, target)
-    except OSError as error:
-        raise OutputError(f"cannot write the issue: {error.strerror or error}", path=str(target)) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        staging.rename(target)
-        return
-    # A directory cannot be atomically replaced by rename(2) when the target is not
-    # empty, so the old folder steps aside first and is removed only after the swap.
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    retired.rmdir()
-    target.rename(retired)
-    try:
-        staging.rename(target)
-    except OSError:
-        retired.rename(target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-@contextmanager
-def writing(path: Path) -> Iterator[IO[bytes]]:
-    """A file written beside its target as the block goes, renamed into place when the block
-    ends well, removed when it does not: never half there, and never all in memory."""
-    temporary: Path | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-            temporary = Path(handle.name)
-            yield handle
-        temporary.chmod(0o644)  # a temporary file is private; the file it becomes is not
-        temporary.replace(path)
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from None
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)  # gone when renamed; a failure leaves no leftovers
-
-
-def write_file(path: Path, data: bytes) -> Path:
-    """One file, written beside its target and renamed into place: never half there."""
-    with writing(path) as handle:
-        handle.write(data)
-    return path
+    """An issue folder, an archive or a dry run, written whole (see `files.write_folder`)."""
+    return files_module.write_folder(target, files, OURS)

@@ -6,7 +6,6 @@ checkout they are the repository's top-level `templates/` and `fixtures/sample/`
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -28,16 +27,3 @@ def sample_dir() -> Path:
 def starter_dir() -> Path:
     """What `digest init` copies into a new newsletter folder."""
     return _data("starter", "fixtures/starter")
-
-
-def cache_dir(name: str) -> Path | None:
-    """`$XDG_CACHE_HOME/digest/<name>` (else ~/.cache), made if need be: what is derived from the
-    templates and kept between runs. None where it cannot be made: the caller then derives it
-    every time, as if there were no cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(base) / "digest" / name
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder

@@ -24,8 +24,9 @@ from msgspec import Struct, ValidationError, convert, to_builtins
 from msgspec.structs import asdict
 
 from digest.config import MAX_BYTES, Config
-from digest.errors import InputError, parsing, read_member
+from digest.errors import InputError, parsing
 from digest.feeds.load import RawFeed
+from digest.files import read_member
 from digest.models import Feed, History, PastIssue, SourceReport, SourceStatus, feed_from_dict, feed_to_dict
 from digest.selection.picks import Picks
 from digest.urls import is_url

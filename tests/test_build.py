@@ -14,7 +14,8 @@ from msgspec.structs import replace
 from digest.build import build
 from digest.config import load_config
 from digest.errors import OutputError, RenderError
-from digest.issue_folder import MARK, write_file, write_folder
+from digest.files import MARK, write_file
+from digest.issue_folder import write_folder
 from digest.models import issue_moment
 
 from .conftest import ENTRY, HttpServer, Route, run_digest, start_digest

@@ -14,7 +14,7 @@ from digest.analytics.coverage import Coverage, coverage
 from digest.analytics.formats import Export, Format, read_export
 from digest.analytics.pages import PageViews, Site
 from digest.config import MAX_BYTES
-from digest.errors import read_input_bytes
+from digest.files import read_input_bytes
 
 __all__ = [
     "Coverage",

@@ -28,7 +28,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 from msgspec import Struct
 
 from digest.config import SourcesConfig
-from digest.errors import SourceError, too_large
+from digest.errors import SourceError
+from digest.files import too_large
 
 if TYPE_CHECKING:
     import httpx

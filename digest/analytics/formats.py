@@ -31,7 +31,8 @@ from typing import Any, Literal
 from msgspec import Struct
 
 from digest.config import MAX_BYTES
-from digest.errors import InputError, parsing, read_member
+from digest.errors import InputError, parsing
+from digest.files import read_member
 
 Format = Literal["auto", "ga4", "plausible", "matomo", "umami", "fathom", "generic"]
 Row = tuple[str, object, str]  # page, views as written, where (for messages)

@@ -245,7 +245,7 @@ def subscribers_export(
     Example: digest subscribers export --out subscribers-updated.csv
     """
     from digest.feedback import export
-    from digest.issue_folder import writing
+    from digest.files import writing
 
     with exit_codes():
         settings = settings_for(config, own=True)

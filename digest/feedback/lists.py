@@ -21,7 +21,8 @@ from typing import Any, TextIO
 from email_validator import EmailNotValidError
 
 from digest.addresses import address_key, key_or_none
-from digest.errors import MAX_INPUT_BYTES, InputError, parsing, read_input
+from digest.errors import InputError, parsing
+from digest.files import MAX_INPUT_BYTES, read_input
 from digest.models import Suppression, SuppressionReason, SuppressionSource
 from digest.send.subscribers import open_list
 

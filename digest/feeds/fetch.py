@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 import digest
-from digest.errors import SourceError, too_large
+from digest.errors import SourceError
+from digest.files import too_large
 
 if TYPE_CHECKING:
     import httpx

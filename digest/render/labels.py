@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 from digest.config import Config
 from digest.errors import ConfigError, OutputError
-from digest.resources import cache_dir, templates_dir
+from digest.files import cache_dir
+from digest.resources import templates_dir
 
 if TYPE_CHECKING:
     from babel import Locale
@@ -70,7 +71,7 @@ def _compiled(po: Path, language: str) -> bytes:
 
 def _keep(cached: Path, data: bytes) -> None:
     """`data` into the cache file: a cache that cannot be written is no cache."""
-    from digest.issue_folder import write_file  # here: issue_folder imports digest.render
+    from digest.files import write_file
 
     with contextlib.suppress(OutputError):
         write_file(cached, data)

@@ -18,9 +18,10 @@ import jinja2
 from markupsafe import Markup
 
 from digest.errors import RenderError
+from digest.files import cache_dir
 from digest.render.mergetags import neutralize
 from digest.render.plaintext import FILTERS as TEXT_FILTERS
-from digest.resources import cache_dir, templates_dir
+from digest.resources import templates_dir
 
 
 def _autoescape(name: str | None) -> bool:

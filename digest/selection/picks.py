@@ -14,7 +14,8 @@ from typing import Any
 
 from msgspec import Struct
 
-from digest.errors import InputError, decode_input, parsing, read_input_bytes
+from digest.errors import InputError, parsing
+from digest.files import decode_input, read_input_bytes
 
 _KEYS = {"lead", "editors_choice"}
 
