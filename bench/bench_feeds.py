@@ -17,9 +17,9 @@ import msgspec
 
 from digest.build import build
 from digest.config import Config
-from digest.feeds.fetch import Limits
 from digest.feeds.load import Source, load_sources
 from digest.models import issue_moment
+from digest.net import Limits
 from digest.resources import sample_dir
 
 ITEMS = 20_000

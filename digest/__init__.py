@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from digest._lazy import lazy_exports
 
-DISTRIBUTION = "newsletter-digest"  # the name on the package index; the import name is digest
-
 if TYPE_CHECKING:
     from digest.build import Built, Inputs, build, compose_issue, read_inputs
     from digest.config import Config, load_config
@@ -68,30 +66,13 @@ __all__ = [
 ]
 
 
-def _version() -> str:
-    """The one version number: the installed distribution's metadata (pyproject.toml's).
-
-    Read from the metadata's headers: `importlib.metadata.version` parses the whole file, the
-    README included, which cost every build (its manifest names the version) ≈ 2 ms.
-    """
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        metadata = distribution(DISTRIBUTION).read_text("METADATA") or ""
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "0+unknown"
-    headers = metadata.split("\n\n", 1)[0].splitlines()
-    return next(
-        (line.removeprefix("Version:").strip() for line in headers if line.startswith("Version:")),
-        "0+unknown",
-    )
-
-
 _exported = lazy_exports(__name__, _EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":  # read once, when first asked (the metadata costs some ms)
-        globals()["__version__"] = _version()
+        from digest.resources import version
+
+        globals()["__version__"] = version()
         return globals()["__version__"]
     return _exported(name)

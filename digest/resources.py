@@ -6,6 +6,7 @@ checkout they are the repository's top-level `templates/` and `fixtures/sample/`
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -27,3 +28,26 @@ def sample_dir() -> Path:
 def starter_dir() -> Path:
     """What `digest init` copies into a new newsletter folder."""
     return _data("starter", "fixtures/starter")
+
+
+DISTRIBUTION = "newsletter-digest"  # the name on the package index; the import name is digest
+
+
+@cache
+def version() -> str:
+    """The one version number: the installed distribution's metadata (pyproject.toml's).
+
+    Read from the metadata's headers: `importlib.metadata.version` parses the whole file, the
+    README included, which cost every build (its manifest names the version) ≈ 2 ms.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        metadata = distribution(DISTRIBUTION).read_text("METADATA") or ""
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+    headers = metadata.split("\n\n", 1)[0].splitlines()
+    return next(
+        (line.removeprefix("Version:").strip() for line in headers if line.startswith("Version:")),
+        "0+unknown",
+    )

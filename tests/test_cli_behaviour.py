@@ -30,7 +30,7 @@ def test_version(cli: Cli) -> None:
     """The installed distribution's version, as importlib.metadata reads it."""
     from importlib.metadata import version
 
-    from digest import DISTRIBUTION
+    from digest.resources import DISTRIBUTION
 
     assert cli("-V").stdout == f"digest {version(DISTRIBUTION)}\n" and cli("--version").exit_code == 0
 

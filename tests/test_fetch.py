@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from digest.errors import SourceError
-from digest.feeds.fetch import Fetched, Limits, client, fetch, gunzip, read_file, user_agent
+from digest.feeds.fetch import Fetched, client, fetch, gunzip, read_file
+from digest.net import Limits, user_agent
 
 from .conftest import SAMPLE, HttpServer, Route
 

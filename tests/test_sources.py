@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from digest.errors import SourceError
-from digest.feeds.fetch import Limits
 from digest.feeds.load import Source, load_sources, read_feed
+from digest.net import Limits
 from digest.state import open_state
 
 from .conftest import SAMPLE, HttpServer, Route

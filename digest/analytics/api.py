@@ -19,7 +19,6 @@ kept in the issue's snapshot as they came. The same limits as feeds apply: time,
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -29,7 +28,7 @@ from msgspec import Struct
 
 from digest.config import SourcesConfig
 from digest.errors import SourceError
-from digest.files import too_large
+from digest.net import capped, refuse_plain_http, same_origin, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -105,13 +104,15 @@ def fetch_api(
     import httpx  # only when an API is asked
 
     request = _request(label, token, *period)
-    _refuse_plain_http(request.url, label)
+    refuse_plain_http(request.url, label)
     timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
     url = request.url
     try:
         # Redirects are followed by hand, within the API's own origin: httpx keeps a custom header
         # (Umami's key) and a 307's body (Matomo's token_auth) on its way to any other host.
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with httpx.Client(
+            timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent()}
+        ) as client:
             for _ in range(limits.max_redirects + 1):
                 with client.stream(
                     request.method,
@@ -122,7 +123,7 @@ def fetch_api(
                     content=request.body,
                 ) as answer:
                     if answer.is_redirect:
-                        url = _same_origin(
+                        url = same_origin(
                             request.url, urljoin(url, answer.headers.get("location", "")), label
                         )
                         continue
@@ -134,54 +135,16 @@ def fetch_api(
         raise SourceError(f"no answer within {limits.timeout:g} s (sources.timeout)", path=label) from None
     except httpx.HTTPError as error:
         raise SourceError(f"cannot reach the API: {type(error).__name__}", path=label) from None
-    body = bytes(data)
-    _refused_in_body(body, label)
-    return body
+    _refused_in_body(data, label)
+    return data
 
 
-def _read(answer: httpx.Response, label: str, max_bytes: int) -> bytearray:
+def _read(answer: httpx.Response, label: str, max_bytes: int) -> bytes:
     if answer.status_code in (401, 403):
         raise SourceError(f"the API refused the token (HTTP {answer.status_code})", path=label)
     if answer.status_code >= 400:
         raise SourceError(f"the API answered HTTP {answer.status_code}", path=label)
-    data = bytearray()
-    for chunk in answer.iter_bytes():
-        data += chunk
-        if len(data) > max_bytes:
-            raise SourceError(too_large(max_bytes), path=label)
-    return data
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-
-
-def _same_origin(first: str, target: str, label: str) -> str:
-    """A redirect's target, when it stays on the API's origin (scheme, host and port): the token
-    never goes anywhere else."""
-    if _origin(target) != _origin(first):
-        where = urlunsplit((*urlsplit(target)[:2], "", "", ""))
-        raise SourceError(
-            f"the API redirected to another origin ({where}): the token is not sent there", path=label
-        )
-    return target
-
-
-def _refuse_plain_http(url: str, label: str) -> None:
-    """The token travels only over https, but to an API on this machine (a local proxy, a test)."""
-    parts = urlsplit(url)
-    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
-        raise SourceError("the API is plain http: its token would travel in the clear; use https", path=label)
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return capped(answer.iter_bytes(), max_bytes, label)
 
 
 def _refused_in_body(data: bytes, label: str) -> None:

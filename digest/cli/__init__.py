@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-import digest
 from digest.cli import build, feedback, send, web
 from digest.cli.options import ReasonChoice, UnconfirmedChoice
+from digest.resources import version
 
 __all__ = ["ReasonChoice", "UnconfirmedChoice", "app", "collect_seldom", "main"]
 
@@ -34,7 +34,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"digest {digest.__version__}")
+        typer.echo(f"digest {version()}")
         raise typer.Exit()
 
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-import digest
 from digest.errors import DigestError, ExitCode
+from digest.resources import version
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -50,7 +50,7 @@ def write_crash(error: BaseException) -> Path:
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     text = (
-        f"digest {digest.__version__} on Python {sys.version.split()[0]}\n"
+        f"digest {version()} on Python {sys.version.split()[0]}\n"
         f"command: digest {' '.join(sys.argv[1:])}\n\n" + "".join(traceback.format_exception(error))
     )
     for folder in (CRASH_FOLDER.get(), Path(tempfile.gettempdir())):

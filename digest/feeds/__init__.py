@@ -5,8 +5,8 @@ load (concurrent, bounded, cached) → fetch (bytes) → parse (format sniffing;
 → normalize (plain text, safe URLs, images, dates; duplicates across feeds merged).
 """
 
-from digest.feeds.fetch import Limits
 from digest.feeds.load import Loaded, Source, load_sources, read_feed
 from digest.feeds.normalize import merge_duplicates
+from digest.net import Limits
 
 __all__ = ["Limits", "Loaded", "Source", "load_sources", "merge_duplicates", "read_feed"]

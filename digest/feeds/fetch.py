@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
-import digest
 from digest.errors import SourceError
 from digest.files import too_large
+from digest.net import Limits, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -31,13 +31,6 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, text/x-opml;q=0.8, */*;q=0.5"
 )
-
-
-class Limits(Struct, frozen=True):
-    timeout: float = 30.0  # seconds for one feed, from request to last byte
-    connect_timeout: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
 
 
 class Fetched(Struct, frozen=True):
@@ -77,12 +70,6 @@ def read_file(path: str, label: str, limits: Limits) -> bytes:
     if len(data) > limits.max_bytes:
         raise SourceError(too_large(limits.max_bytes), path=label)
     return data
-
-
-def user_agent() -> str:
-    """The distribution and version: a feed host can tell our requests apart, and which release
-    sent them. A function: the package metadata costs some 15 ms, which a local build never pays."""
-    return f"{digest.DISTRIBUTION}/{digest.__version__} (newsletter digest; feed reader)"
 
 
 def client(limits: Limits, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:

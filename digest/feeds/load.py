@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 from digest.errors import DigestError, SourceError, parsing
-from digest.feeds.fetch import Limits, client, fetch, read_file
+from digest.feeds.fetch import client, fetch, read_file
 from digest.feeds.normalize import normalize_feed
 from digest.feeds.opml import Subscription
 from digest.feeds.parse import parse_document
 from digest.models import Feed, SourceReport, SourceStatus
+from digest.net import Limits
 from digest.state import State
 from digest.urls import is_url
 

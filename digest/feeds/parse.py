@@ -10,9 +10,10 @@ from typing import Any
 
 from digest._lazy import defer_import
 from digest.errors import SourceError
-from digest.feeds.fetch import Limits, gunzip, is_gzip
+from digest.feeds.fetch import gunzip, is_gzip
 from digest.feeds.jsonfeed import looks_like_json, parse_json_feed
 from digest.feeds.opml import Subscription, looks_like_opml, read_opml
+from digest.net import Limits
 from digest.urls import safe_url
 
 _FEED_TYPES = {

@@ -16,9 +16,9 @@ from typing import Any
 from msgspec import Struct
 from msgspec.structs import asdict
 
-from digest import __version__
 from digest.config import WeightsConfig
 from digest.models import Decision, Issue, Item, Pick, Score, SourceReport
+from digest.resources import version
 
 SCHEMA_VERSION = 1
 
@@ -88,7 +88,7 @@ def build_manifest(
     selection = issue.selection
     return {
         "schema": SCHEMA_VERSION,
-        "generator": f"digest {__version__}",
+        "generator": f"digest {version()}",
         "issue": {
             "number": issue.number,
             "date": issue.date.isoformat(),

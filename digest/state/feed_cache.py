@@ -6,12 +6,12 @@ import json
 
 from msgspec import Struct
 
-from digest import __version__
 from digest.models import (
     Feed,
     feed_from_dict,
     feed_to_dict,
 )
+from digest.resources import version
 from digest.state.db import Table
 
 
@@ -28,7 +28,7 @@ class FeedCache(Table):
             "SELECT etag, last_modified, digest_version, feed_json FROM feed_cache WHERE url = ?",
             (url,),
         ).fetchone()
-        if row is None or row[2] != __version__:  # normalization may have changed: fetch afresh
+        if row is None or row[2] != version():  # normalization may have changed: fetch afresh
             return None
         return CachedFeed(row[0], row[1], feed_from_dict(json.loads(row[3])))
 
@@ -40,7 +40,7 @@ class FeedCache(Table):
                     url,
                     etag,
                     last_modified,
-                    __version__,
+                    version(),
                     json.dumps(feed_to_dict(feed), ensure_ascii=False),
                 ),
             )

@@ -16,11 +16,12 @@ from xml.etree import ElementTree as ET
 
 from msgspec import Struct
 
-from digest import __version__, issue_folder
+from digest import issue_folder
 from digest.config import Config, user_templates
 from digest.models import IssueSummary, issue_moment
 from digest.render.labels import date_label, labels_for, number_label
 from digest.render.templates import environment
+from digest.resources import version
 from digest.state import past_issues
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -88,7 +89,7 @@ def atom(config: Config, entries: list[Entry]) -> bytes:
     add(feed, "link", rel="alternate", type="text/html", href=_url(base, ""))
     author = add(feed, "author")
     add(author, "name", config.newsletter.name)
-    add(feed, "generator", "digest", version=__version__)
+    add(feed, "generator", "digest", version=version())
     for entry in entries:
         item = add(feed, "entry")
         add(item, "title", entry.subject)
