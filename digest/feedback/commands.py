@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from digest.addresses import EmailNotValidError, address_key
 from digest.config import Config
-from digest.errors import InputError
+from digest.errors import ConfigError, InputError
 from digest.feedback.lists import export_subscribers, read_suppression_file
-from digest.feedback.mailbox import open_mailbox
+from digest.feedback.mailbox import Mailbox, Maildir
 from digest.feedback.process import FeedbackReport, Rules, process
 from digest.feedback.tokens import Copies, Tokens
 from digest.models import Suppression, SuppressionReason, SuppressionSource
@@ -61,6 +62,21 @@ def export(config: Config, state_dir: Path, out: TextIO) -> int:
         reasons = {s.email: s.reason for s in state.suppressions()}
     label = config.send.subscribers
     return export_subscribers(Path(config.resolve(label)), label, reasons, out)
+
+
+@contextmanager
+def open_mailbox(config: Config, env: Mapping[str, str]) -> Iterator[Mailbox]:
+    """The configured mailbox (`feedback.mailbox` must be set), open for one reading."""
+    where = config.feedback.mailbox
+    if not where:
+        raise ConfigError("no feedback.mailbox in the config: nothing to read")
+    if where.startswith(("imap:", "imaps:")):
+        from digest.feedback.imap import open_imap  # the IMAP client only when it is needed
+
+        with open_imap(config, env) as box:
+            yield box
+    else:
+        yield Maildir(Path(config.resolve(where)), config.feedback.processed)
 
 
 def read_feedback(

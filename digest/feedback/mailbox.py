@@ -11,12 +11,10 @@ import errno
 import mailbox
 import os
 import stat
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from digest.config import Config
 from digest.errors import ConfigError
 
 
@@ -88,18 +86,3 @@ def _why(error: OSError) -> str:
     if error.errno == errno.ELOOP:
         return "a symbolic link, not followed"
     return f"cannot be opened: {error.strerror or error}"
-
-
-@contextmanager
-def open_mailbox(config: Config, env: Mapping[str, str]) -> Iterator[Mailbox]:
-    """The configured mailbox (`feedback.mailbox` must be set), open for one reading."""
-    where = config.feedback.mailbox
-    if not where:
-        raise ConfigError("no feedback.mailbox in the config: nothing to read")
-    if where.startswith(("imap:", "imaps:")):
-        from digest.feedback.imap import open_imap  # the IMAP client only when it is needed
-
-        with open_imap(config, env) as box:
-            yield box
-    else:
-        yield Maildir(Path(config.resolve(where)), config.feedback.processed)

@@ -37,7 +37,8 @@ from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
 from digest.send.copies import Copies
 from digest.send.personalize import envelope_sender, personal_message
 from digest.send.subscribers import ListReport, Subscriber
-from digest.send.transport import Delivery, Maker, Outcome, Policy, Transport, transport_maker
+from digest.send.transport import Delivery, Maker, Outcome, Policy, Transport
+from digest.send.transports import transport_maker
 from digest.send.transports.smtp import to_wire
 from digest.state import Ledger
 

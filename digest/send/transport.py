@@ -4,7 +4,7 @@ The plan (`delivery`) decides who is next, when, and what the ledger records; a 
 delivers one message and says how it went, as a typed `Delivery`. `transports/smtp.py` speaks
 SMTP to a relay; `transports/memory.py` keeps every message in memory (the plan's own tests need
 no relay). An ESP's HTTP API would be one more module in `transports/` and one more entry in
-`TRANSPORTS` (django-anymail's backends are the model): the plan does not change.
+`transports.TRANSPORTS` (django-anymail's backends are the model): the plan does not change.
 """
 
 from __future__ import annotations
@@ -68,16 +68,3 @@ class Policy(Struct, frozen=True):
 
 # A transport's maker: (config, the relay's password) → a new transport, not yet connected.
 Maker = Callable[[Config, str | None], Transport]
-
-
-def _smtp(config: Config, password: str | None) -> Transport:
-    from digest.send.transports.smtp import Session
-
-    return Session(config.smtp, password, config.resolve)
-
-
-TRANSPORTS: dict[str, Maker] = {"smtp": _smtp}
-
-
-def transport_maker(name: str = "smtp") -> Maker:
-    return TRANSPORTS[name]
