@@ -233,10 +233,12 @@ _RECORDED = {
 }
 
 
-class _Call(Struct):
-    name: str
-    args: tuple[Any, ...]
-    answer: queue.Queue[Any] = field(default_factory=lambda: queue.Queue(maxsize=1))
+class _Call:
+    """A session's question to the plan, and where the answer goes (a plain class: a queue)."""
+
+    def __init__(self, name: str, args: tuple[Any, ...]) -> None:
+        self.name, self.args = name, args
+        self.answer: queue.Queue[Any] = queue.Queue(maxsize=1)
 
 
 class _Remote:

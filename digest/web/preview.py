@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from msgspec import Struct, field
+from msgspec import Struct
 from watchfiles import watch
 
 from digest import issue_folder
@@ -55,15 +55,15 @@ class Snapshot(Struct):
     seconds: float = 0.0  # how long the last build took
 
 
-class Preview(Struct):
-    """The state the server shows: the last build (or error), and who is waiting for the next."""
+class Preview:
+    """The state the server shows: the last build (or error), and who is waiting for the next.
+    A plain class: it holds a lock, shared by the server's threads and the watcher."""
 
-    config: Config
-    state_dir: Path
-    refetch: bool = False
-    snapshot: Snapshot = field(default_factory=Snapshot)
-    changed: threading.Condition = field(default_factory=threading.Condition)
-    _feeds: dict[str, Feed] = field(default_factory=dict)
+    def __init__(self, config: Config, state_dir: Path, refetch: bool = False) -> None:
+        self.config, self.state_dir, self.refetch = config, state_dir, refetch
+        self.snapshot = Snapshot()
+        self.changed = threading.Condition()
+        self._feeds: dict[str, Feed] = {}
 
     def rebuild(self) -> Snapshot:
         start = time.perf_counter()
@@ -230,10 +230,11 @@ def serve(preview: Preview, host: str, port: int) -> Server:
     return Server((host, port), handler)
 
 
-class Running(Struct):
-    server: Server
-    stop: threading.Event
-    threads: list[threading.Thread]
+class Running:
+    """A preview being served and watched (a plain class: a server and its threads)."""
+
+    def __init__(self, server: Server, stop: threading.Event, threads: list[threading.Thread]) -> None:
+        self.server, self.stop, self.threads = server, stop, threads
 
     @property
     def url(self) -> str:
