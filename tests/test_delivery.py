@@ -120,7 +120,8 @@ def test_a_copy_lost_during_its_data_is_unconfirmed_and_never_resent_on_its_own(
     issue: Config, tmp_path: Path
 ) -> None:
     lost = Delivery(Outcome.UNCONFIRMED, "connection lost during delivery", connection=True)
-    report = send(issue, tmp_path, Outbox({READERS[3]: [lost]}))
+    clock = Clock()
+    report = send(issue, tmp_path, Outbox({READERS[3]: [lost]}), clock=clock, sleep=clock.sleep)
     assert (report.sent, report.unconfirmed) == (4, 1) and not report.complete
     rerun = Outbox()
     assert send(issue, tmp_path, rerun).unconfirmed == 1 and rerun.kept == []

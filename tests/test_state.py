@@ -78,17 +78,15 @@ def test_a_damaged_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     assert path.read_bytes() == b"this is not an SQLite database" * 100
 
 
-def test_a_database_locked_by_another_process_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("digest.state.BUSY_TIMEOUT", 0.2)
+def test_a_database_locked_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
     with open_state(tmp_path):
         pass
     holder = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         feed = read_feed(str(SAMPLE / "news.rss"), "news.rss")
-        with pytest.raises(StateError, match="locked by another digest"), open_state(tmp_path) as state:
+        locked = pytest.raises(StateError, match="locked by another digest")
+        with locked, open_state(tmp_path, busy_timeout=0.2) as state:
             state.remember_feed("https://x.example/rss", None, None, feed)
     finally:
         holder.execute("ROLLBACK")

@@ -173,6 +173,7 @@ def serve(app: Callable[..., Iterable[bytes]], host: str, port: int) -> BaseWSGI
         max_request_body_size=MAX_BODY,
         max_request_header_size=16 * 1024,
         asyncore_use_poll=True,  # select() stops at 1,024 descriptors; poll() does not
+        asyncore_loop_timeout=0.25,  # a closed server's loop ends within a quarter second
         clear_untrusted_proxy_headers=True,
         ident="digest",
     )
