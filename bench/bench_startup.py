@@ -57,7 +57,7 @@ PARSE_ONLY = _AS_DIGEST_RUNS + (
 )
 # typer._adapters: what typer 0.29 loads to coerce any flag (pydantic, with its constraint types).
 FLOOR = _AS_DIGEST_RUNS + (
-    "    from digest import defer_import; defer_import('requests'); defer_import('chardet')\n"
+    "    from digest._lazy import defer_import; defer_import('requests'); defer_import('chardet')\n"
     "    import typer, typer._adapters, feedparser, jinja2, premailer, babel.dates, mjml\n"
 )
 # What digest's modules import beyond the floor: msgspec (the records' base), the parsers and

@@ -179,3 +179,23 @@ def test_the_help_lists_every_command_by_group() -> None:
         "history",
         "archive",
     ]
+
+
+def test_a_run_of_one_command_builds_its_group_alone_and_shows_it_as_the_whole_app_does() -> None:
+    """`digest NAME …` runs the app of NAME's group (typer builds every command's parameters on
+    each run): the table of groups names every command, and each command's help, and so its
+    flags, is the same as in the whole app."""
+    import typer
+    from typer.testing import CliRunner
+
+    from digest.cli import GROUP_OF, app, app_for
+
+    runner = CliRunner()
+    names = list(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert sorted(GROUP_OF) == sorted(names)
+    for name in names:
+        one = app_for([name, "--help"])
+        assert one is not app and name in typer.main.get_command(one).commands  # type: ignore[attr-defined]
+        whole = runner.invoke(app, [name, "--help"], prog_name="digest").stdout
+        assert runner.invoke(one, [name, "--help"], prog_name="digest").stdout == whole
+    assert app_for(["buidl"]) is app and app_for(["--version"]) is app and app_for([]) is app

@@ -8,6 +8,7 @@ how an error ends them.
 # No `from __future__ import annotations`: typer evaluates every annotation of a command.
 import gc
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -18,18 +19,7 @@ from digest.cli import build, feedback, send, web
 from digest.cli.options import ReasonChoice, UnconfirmedChoice
 from digest.resources import version
 
-__all__ = ["ReasonChoice", "UnconfirmedChoice", "app", "collect_seldom", "main"]
-
-app = typer.Typer(
-    name="digest",
-    help="Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular.",
-    no_args_is_help=True,
-    # Plain help, as git and ruff print it: rich would cost a tenth of a second on every --help
-    # and every completion keystroke, and it wrapped docstrings mid-sentence.
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+__all__ = ["GROUP_OF", "ReasonChoice", "UnconfirmedChoice", "app", "app_for", "collect_seldom", "main"]
 
 
 def _version(value: bool) -> None:
@@ -38,7 +28,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: Annotated[
         bool,
@@ -48,9 +37,45 @@ def _main(
     """Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular."""
 
 
+def app_of(*groups: typer.Typer) -> typer.Typer:
+    """The digest command with `groups` in it, in that order (typer's add_typer without a name
+    takes a group's commands in whole)."""
+    made = typer.Typer(
+        name="digest",
+        help="Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular.",
+        no_args_is_help=True,
+        # Plain help, as git and ruff print it: rich would cost a tenth of a second on every
+        # --help and every completion keystroke, and it wrapped docstrings mid-sentence.
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    made.callback()(_main)
+    for group in groups:
+        made.add_typer(group)
+    return made
+
+
 # The groups in the order `digest --help` lists them.
-for group in (build.commands, send.commands, feedback.commands, web.commands):
-    app.add_typer(group)
+app = app_of(build.commands, send.commands, feedback.commands, web.commands)
+
+# Which group holds each command. typer turns every command's signature into click parameters
+# on each run (sixteen commands: some 20 M instructions, over a hundredth of a cold build);
+# `digest NAME` runs the app of NAME's group alone. A test holds this table to the app, and
+# each command's help to the whole app's.
+GROUP_OF = {
+    **dict.fromkeys(("build", "rebuild", "check", "init"), build.commands),
+    **dict.fromkeys(("send", "run"), send.commands),
+    **dict.fromkeys(("feedback", "unsubscribe-server", "subscribers"), feedback.commands),
+    **dict.fromkeys(("preview", "history", "archive"), web.commands),
+}
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app a run with `args` needs: its command's group alone when they name one; the whole
+    app for `digest`, `--help`, `--version`, a misspelt command and shell completion."""
+    group = GROUP_OF.get(args[0]) if args and "_DIGEST_COMPLETE" not in os.environ else None
+    return app_of(group) if group is not None else app
 
 
 @contextmanager
@@ -77,7 +102,7 @@ def main() -> None:
     # installed package's metadata at the first adapter; in digest's process they observe nothing.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     with collect_seldom():
-        app(prog_name="digest")
+        app_for(sys.argv[1:])(prog_name="digest")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -231,7 +231,7 @@ def normalize_entry(
         dated_by=dated_by,
         sources=(feed,),
     )
-    return checked(item if item.title else replace(item, title=item.url))
+    return item if item.title else replace(item, title=item.url)  # checked when merged (below)
 
 
 def _feed_base(meta: Mapping[str, Any], fetched_from: str) -> str:
