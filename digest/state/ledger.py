@@ -13,21 +13,23 @@ from digest.models import (
 )
 from digest.state.db import Table
 
+# A copy that went, or may have (its data started, or the editor said to assume it): whose
+# tokens, bounces and complaints can come back. Its parameters are DELIVERED.
+_MAILED = "(sent_at IS NOT NULL OR status IN (?, ?))"
+
 
 class Sends(Table):
     """What the ledger of every issue says about an address."""
 
     def mailed_addresses(self) -> Iterator[str]:
         """Every address a copy of any issue went to (or may have): whose tokens can come back."""
-        for (email,) in self._db.execute(
-            "SELECT DISTINCT email FROM sends WHERE sent_at IS NOT NULL OR status IN (?, ?)", DELIVERED
-        ):
+        for (email,) in self._db.execute(f"SELECT DISTINCT email FROM sends WHERE {_MAILED}", DELIVERED):
             yield email
 
     def mailed_in(self, number: int) -> Iterator[str]:
         """The addresses a copy of issue `number` went to (or may have): whose bounces can come back."""
         for (email,) in self._db.execute(
-            "SELECT email FROM sends WHERE issue_number = ? AND (sent_at IS NOT NULL OR status IN (?, ?))",
+            f"SELECT email FROM sends WHERE issue_number = ? AND {_MAILED}",
             (number, *DELIVERED),
         ):
             yield email
@@ -36,8 +38,7 @@ class Sends(Table):
         """The latest issue that went (or may have gone) to `email`: what a bounce without a
         Message-ID of ours is counted for."""
         row = self._db.execute(
-            "SELECT max(issue_number) FROM sends"
-            " WHERE email = ? AND (sent_at IS NOT NULL OR status IN (?, ?))",
+            f"SELECT max(issue_number) FROM sends WHERE email = ? AND {_MAILED}",
             (email, *DELIVERED),
         ).fetchone()
         return int(row[0]) if row[0] is not None else None
