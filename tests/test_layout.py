@@ -32,33 +32,6 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def _runtime_statements(tree: ast.Module) -> list[ast.stmt]:
-    """Module-level statements that run on import (an `if TYPE_CHECKING:` block does not)."""
-    kept: list[ast.stmt] = []
-    for node in tree.body:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            kept.extend(node.orelse)
-        else:
-            kept.append(node)
-    return kept
-
-
-def imports_at_load(name: str, path: Path, known: set[str]) -> set[str]:
-    """The package modules `name` imports when it is loaded (its own parent packages aside)."""
-    targets: set[str] = set()
-    for statement in _runtime_statements(ast.parse(path.read_text())):
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    submodule = f"{node.module}.{alias.name}"
-                    targets.add(submodule if submodule in known else node.module)
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                break  # an import inside a function runs when it is called, not at load
-    return {t for t in targets if t in known and not name.startswith(t + ".") and t != name}
-
-
 def test_the_top_level_holds_at_most_15_modules() -> None:
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(top) <= 15, top
