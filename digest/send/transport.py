@@ -53,13 +53,14 @@ class Transport(Protocol):
 
 
 class Policy(Struct, frozen=True):
-    """How the plan paces and guards a run, whatever the transport."""
+    """How the plan paces and guards a run, whatever the transport (no defaults of its own: the
+    config's are the ones, `Policy.of(config.smtp)`)."""
 
-    connections: int = 1  # transports delivering at once
-    rate: float = 0.0  # messages per second, all together; 0: as fast as they are taken
-    retries: int = 4  # connection failures in a row before the run stops (the rest stay queued)
-    backoff: float = 2.0  # seconds after the first failure, doubling
-    daily_limit: int | list[int] = 0  # messages in any 24 hours, or a warm-up list
+    connections: int  # transports delivering at once
+    rate: float  # messages per second, all together; 0: as fast as they are taken
+    retries: int  # connection failures in a row before the run stops (the rest stay queued)
+    backoff: float  # seconds after the first failure, doubling
+    daily_limit: int | list[int]  # messages in any 24 hours, or a warm-up list
 
     @classmethod
     def of(cls, smtp: SmtpConfig) -> Policy:
