@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from digest.cli import build, feedback, send, web
-from digest.cli.options import ReasonChoice, UnconfirmedChoice
+from digest.cli.options import ReasonChoice, UnconfirmedChoice, commands_group
 from digest.resources import version
 
 __all__ = ["GROUP_OF", "ReasonChoice", "UnconfirmedChoice", "app", "app_for", "collect_seldom", "main"]
@@ -40,15 +40,11 @@ def _main(
 def app_of(*groups: typer.Typer) -> typer.Typer:
     """The digest command with `groups` in it, in that order (typer's add_typer without a name
     takes a group's commands in whole)."""
-    made = typer.Typer(
+    made = commands_group(
         name="digest",
         help="Build a weekly newsletter digest from your feeds: lead story, editor's choice, popular.",
         no_args_is_help=True,
-        # Plain help, as git and ruff print it: rich would cost a tenth of a second on every
-        # --help and every completion keystroke, and it wrapped docstrings mid-sentence.
-        rich_markup_mode=None,
         pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
     )
     made.callback()(_main)
     for group in groups:

@@ -91,9 +91,7 @@ def unsubscribe_server(
             server.close()
 
 
-subscribers_app = typer.Typer(
-    no_args_is_help=True, rich_markup_mode=None, short_help="Manage the suppression list."
-)
+subscribers_app = commands_group(no_args_is_help=True, short_help="Manage the suppression list.")
 
 
 commands.add_typer(subscribers_app, name="subscribers")

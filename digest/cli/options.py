@@ -157,6 +157,13 @@ def settings_for(
     return settings
 
 
-def commands_group() -> typer.Typer:
-    """A group of commands that the app takes in whole (`app.add_typer` without a name)."""
-    return typer.Typer(rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
+def commands_group(**settings: Any) -> typer.Typer:
+    """A Typer with digest's help: a group of commands that the app takes in whole (`add_typer`
+    without a name), the app itself, or a named group (`subscribers`), as `settings` say."""
+    return typer.Typer(
+        # Plain help, as git and ruff print it: rich would cost a tenth of a second on every
+        # --help and every completion keystroke, and it wrapped docstrings mid-sentence.
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        **settings,
+    )
