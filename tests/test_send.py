@@ -290,12 +290,16 @@ def test_a_test_copy_is_marked_and_not_recorded(cli: Cli, smtp: SmtpServer) -> N
     assert "4 sent" in full.stdout  # the test copy did not count as anyone's delivery
 
 
-def test_dry_run_writes_every_personal_message(cli: Cli, smtp: SmtpServer) -> None:
-    config = newsletter(cli.cwd / "news", smtp)
+def dry_run(cli: Cli, config: Path) -> Path:
+    """The issue built, then `digest send --dry-run`: the folder it wrote."""
     cli("build", "--config", str(config))
     result = cli("send", "--config", str(config), "--dry-run", env=environment())
     assert result.exit_code == 0, result.output
-    folder = Path(result.stdout.splitlines()[-1])
+    return Path(result.stdout.splitlines()[-1])
+
+
+def test_dry_run_writes_every_personal_message(cli: Cli, smtp: SmtpServer) -> None:
+    folder = dry_run(cli, newsletter(cli.cwd / "news", smtp))
     assert sorted(p.name for p in folder.iterdir()) == [
         ".made-by-digest",
         "00001-ana.ionescu@example.org.eml",
@@ -552,10 +556,7 @@ def test_a_dry_run_of_an_address_with_a_slash_writes_one_file_in_its_folder(
 ) -> None:
     config = newsletter(cli.cwd / "news", smtp)
     (cli.cwd / "news" / "subscribers.csv").write_text("email\nfinance/news@example.org\n")
-    cli("build", "--config", str(config))
-    result = cli("send", "--config", str(config), "--dry-run", env=environment())
-    assert result.exit_code == 0, result.output
-    folder = Path(result.stdout.splitlines()[-1])
+    folder = dry_run(cli, config)
     assert sorted(p.name for p in folder.iterdir()) == [
         ".made-by-digest",
         "00001-finance_news@example.org.eml",
