@@ -184,8 +184,9 @@ def post(path: str, headers: str, body: bytes = b"") -> bytes:
         ("email=ana@example.org&token=%E2%82%AC" + "0" * 31, "Content-Length: 26\r\n", BODY, b"400"),
         ("email=%C3%A9%00@example.org&token=TOKEN", "Content-Length: 26\r\n", BODY, b"400"),
         ("email=ana@example.org&token=TOKEN", "Content-Length: 100000000\r\n", b"x" * 100, b"413"),
+        ("email=ana@example.org&token=TOKEN" + "&x=1" * 30, "Content-Length: 26\r\n", BODY, b"400"),
     ],
-    ids=["negative-length", "length-abc", "non-ascii-token", "nul-in-address", "huge-body"],
+    ids=["negative-length", "length-abc", "non-ascii-token", "nul-in-address", "huge-body", "many-fields"],
 )
 def test_bad_requests_get_a_4xx_and_record_nothing(
     endpoint: tuple[str, Path], query: str, headers: str, body: bytes, status: bytes

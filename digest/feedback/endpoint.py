@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from digest.addresses import MAX_ADDRESS, key_or_none
+from digest.addresses import key_or_none
 from digest.addresses import token as expected_token
 from digest.config import Config, find_config, load_config, state_dir
 from digest.errors import ConfigError, StateError
@@ -68,6 +68,7 @@ def _answer(
 
 
 _TOKEN = re.compile(r"[0-9a-fA-F]{32}")
+MAX_FIELDS = 20  # a link of ours has two
 _PLAIN = "text/plain; charset=utf-8"
 # An unsubscribe is never lost to a busy database: the write waits for the lock and is tried
 # again until this many seconds have gone (within a mail client's patience), then 503 and a log line.
@@ -77,9 +78,16 @@ RETRY_AFTER = "60"
 _log = logging.getLogger("digest.endpoint")
 
 
-def _parameter(query: dict[str, list[str]], name: str) -> str:
-    values = query.get(name) or [""]
-    return values[0]
+def _link(environ: dict[str, Any]) -> tuple[str | None, str]:
+    """The address key and the token the link carries; (None, "") for a query that is no link of
+    ours. PEP 3333 hands the query over as latin-1: back to its bytes, read as UTF-8."""
+    raw = environ.get("QUERY_STRING", "").encode("latin-1", errors="replace")
+    try:
+        query = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=MAX_FIELDS)
+    except ValueError:  # more fields than a link of ours has
+        return None, ""
+    email, token = ((query.get(name) or [""])[0] for name in ("email", "token"))
+    return key_or_none(email), token
 
 
 def _body(environ: dict[str, Any]) -> str | None:
@@ -122,18 +130,13 @@ def make_app(
     now = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def app(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
-        # PEP 3333 hands the query over as latin-1: back to its bytes, read as UTF-8.
-        raw_query = environ.get("QUERY_STRING", "").encode("latin-1", errors="replace")
-        query = parse_qs(raw_query.decode("utf-8", errors="replace"), max_num_fields=20)
-        email = key_or_none(_parameter(query, "email")[:MAX_ADDRESS])
-        given = _parameter(query, "token")
-        valid = (
-            email is not None
-            and _TOKEN.fullmatch(given) is not None
-            and hmac.compare_digest(given.lower(), expected_token(secret, email))
-        )
+        email, given = _link(environ)
         method = environ.get("REQUEST_METHOD", "GET")
-        if not valid or email is None:
+        if (
+            email is None
+            or _TOKEN.fullmatch(given) is None
+            or not hmac.compare_digest(given.lower(), expected_token(secret, email))
+        ):
             return _answer(start, "400 Bad Request", "This unsubscribe link is not valid.\n", _PLAIN)
         if method == "GET":
             return _answer(start, "200 OK", _PAGE.format(email=html.escape(email)))
