@@ -21,6 +21,7 @@ from msgspec import Struct
 from digest import issue_folder
 from digest.errors import InputError
 from digest.render.plaintext import TEXT_WIDTH
+from digest.urls import scheme_of
 
 HTML_LIMIT = 100 * 1024  # Gmail clips a larger HTML part
 HTML_WARNING = 80 * 1024
@@ -178,7 +179,7 @@ _SCRIPTING = {"javascript", "vbscript", "data", "file"}
 def links(parts: Parts) -> Iterator[Violation]:
     for anchor in parts.tree.iter("a"):
         href = (anchor.get("href") or "").strip()
-        scheme = "".join(href.split()).partition(":")[0].lower()
+        scheme = (scheme_of(href) or "").lower()
         if scheme in _SCRIPTING:  # never allowed, whatever the manifest calls a merge tag
             yield Violation(
                 "links", parts.at(anchor), f"a {scheme}: link runs code, it is no link: {href[:80]!r}"

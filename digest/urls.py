@@ -20,6 +20,16 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TAG_CHARACTERS = str.maketrans({"{": "%7B", "}": "%7D", "|": "%7C"})
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def scheme_of(value: str) -> str | None:
+    """A link's scheme as a browser reads it (white space anywhere in it ignored: "java\nscript:"
+    is javascript:), as written; None for text without one (an ESP's merge tag, "*|UNSUB|*")."""
+    found = _SCHEME.match("".join(value.split()))
+    return found.group(1) if found else None
+
+
 def is_url(value: str) -> bool:
     """Sources may be URLs or paths; only http(s) URLs are fetched."""
     return value[:8].lower().startswith(("http://", "https://"))

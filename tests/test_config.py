@@ -54,6 +54,7 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
             "newsletter.unsubscribe_url: a javascript:",
         ),
         ("[newsletter]\nview_online_url = ' DATA:text/html,x'\n", "newsletter.view_online_url: a DATA:"),
+        ('[newsletter]\nview_online_url = "java\\tscript:alert(1)"\n', "view_online_url: a javascript:"),
         (
             "[newsletter]\nunsubscribe_mailto = 'https://x.example/'\n",
             "newsletter.unsubscribe_mailto: not a mailto",

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from msgspec import Meta, Struct, field
 
-from digest.urls import is_url
+from digest.urls import is_url, scheme_of
 
 
 class _Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -36,7 +36,6 @@ LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 
 
 # A link's scheme: only web pages are links (an ESP's merge tag, "*|UNSUB|*", has none).
-_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
 _WEB = ("http", "https")
 
 
@@ -61,9 +60,9 @@ class NewsletterConfig(_Section, frozen=True):
     def __post_init__(self) -> None:
         for key, allowed in (("view_online_url", _WEB), ("unsubscribe_url", _WEB), ("url", _WEB)):
             value = getattr(self, key)
-            scheme = _SCHEME.match(value or "")
-            if scheme and scheme.group(1).lower() not in allowed:
-                raise ValueError(f"{key}: a {scheme.group(1)}: link is no page a reader can open: {value!r}")
+            scheme = scheme_of(value or "")
+            if scheme and scheme.lower() not in allowed:
+                raise ValueError(f"{key}: a {scheme}: link is no page a reader can open: {value!r}")
         if self.unsubscribe_mailto and not self.unsubscribe_mailto.lower().startswith("mailto:"):
             raise ValueError(f"unsubscribe_mailto: not a mailto: URL: {self.unsubscribe_mailto!r}")
         for key in ("sender", "reply_to"):
