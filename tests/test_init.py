@@ -74,7 +74,7 @@ def test_the_starter_config_names_every_key_in_its_section() -> None:
         if header:
             section = header.group(1)
             continue
-        key = re.match(r'^#?\s*("[^"]+"|[a-z_]+)\s*=', line)
+        key = re.match(r'^#?\s*("[^"]+"|[a-z][a-z0-9_]*)\s*=', line)
         if key:
             named.setdefault(section, set()).add(key.group(1))
 

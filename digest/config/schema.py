@@ -263,6 +263,26 @@ def mailbox_url(url: str) -> MailboxUrl:
     )
 
 
+# A DNS label and a dotted host name, as a DKIM selector and signing domain are written.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+Selector = Annotated[str, Meta(pattern=rf"^{_LABEL}(?:\.{_LABEL})*$", max_length=200)]
+Domain = Annotated[str, Meta(pattern=rf"^{_LABEL}(?:\.{_LABEL})+$", max_length=253)]
+
+
+class DkimConfig(_Section, frozen=True):
+    """DKIM signatures on every copy (RFC 6376). On when `selector` is set; the private key is
+    read from `key_file` or the variable `key_env`, never from this file."""
+
+    selector: Selector | None = None  # the key's DNS name: {selector}._domainkey.{domain}
+    domain: Domain | None = None  # d=; unset: the From address's domain (what DMARC aligns with)
+    key_file: str | None = None  # an RSA private key in PEM, 2048 bits or more (`digest init --dkim`)
+    key_env: str = "DIGEST_DKIM_KEY"
+    # A second signature with an Ed25519 key (RFC 8463), beside the RSA one every receiver reads.
+    ed25519_selector: Selector | None = None
+    ed25519_key_file: str | None = None
+    ed25519_key_env: str = "DIGEST_DKIM_ED25519_KEY"
+
+
 class ArchiveConfig(_Section, frozen=True):
     """The web archive of past issues (`digest archive`)."""
 
@@ -292,6 +312,7 @@ class Config(_Section, frozen=True):
     send: SendConfig = field(default_factory=SendConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
     # The templates' words for this newsletter, over its language's catalog: the English message
     # as the key ("Editor's choice" = "Our picks").
     labels: dict[str, str] = {}

@@ -20,6 +20,7 @@ from digest.issue_folder import PersonalIssue
 from digest.models import Recipient, Unconfirmed
 from digest.send.copies import Copies
 from digest.send.delivery import Progress, SendReport, send_issue, send_one
+from digest.send.dkim import Signer, load_keys
 from digest.send.lock import sender_lock
 from digest.send.subscribers import ListReport, Subscriber, read_subscribers
 from digest.send.transport import Outcome
@@ -69,6 +70,7 @@ def send_all(
             secrets=read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url),
             unconfirmed=unconfirmed,
             progress=progress,
+            signer=Signer(load_keys(config, env), now),
         )
 
 
@@ -84,7 +86,8 @@ def send_test(
     """One copy marked [TEST] to `address`; not recorded as the issue's send."""
     issue = _read_issue(state_dir, which)
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url)
-    delivery = send_one(issue, Recipient(address), config, now=now, secrets=secrets)
+    signer = Signer(load_keys(config, env), now)
+    delivery = send_one(issue, Recipient(address), config, now=now, secrets=secrets, signer=signer)
     if delivery.outcome is Outcome.DEFERRED:
         raise SendError(f"the test copy was not sent: {delivery.reply}")
     if delivery.outcome is Outcome.REFUSED:
@@ -109,7 +112,9 @@ def dry_run(
     `digest send` would send."""
     issue = _read_issue(state_dir, which)
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
-    copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
+    copies = Copies(
+        issue, config, now=now, secret=secrets.unsubscribe, signer=Signer(load_keys(config, env), now)
+    )
     files = (
         (f"{n:05d}-{_SLASHES.sub('_', s.key)}.eml", copies.for_recipient(s.recipient))
         for n, s in enumerate(_subscribers(config, ListReport()), start=1)

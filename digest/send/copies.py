@@ -18,6 +18,7 @@ composed in full.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import re
@@ -30,6 +31,8 @@ from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
 from digest.render.markers import MARKED, html_values, text_values
 from digest.render.message import POLICY, compose, list_unsubscribe
+from digest.send import dkim
+from digest.send.dkim import Signer
 from digest.send.personalize import (
     fill_for,
     mailto_for,
@@ -51,10 +54,15 @@ _ENCODE = {
 # Stand-ins that the email package writes as they are, each on a line of its own.
 _TO, _ID, _UNSUBSCRIBE = "DIGESTCOPYTO", "<DIGESTCOPYID@digest.invalid>", "DIGESTCOPYUNSUBSCRIBE"
 _TEXT, _HTML = "DIGESTCOPYTEXT\n", "DIGESTCOPYHTML\n"
-_STAND_INS = re.compile(
-    rb"(To: DIGESTCOPYTO\r\n|Message-ID: <DIGESTCOPYID@digest\.invalid>\r\n"
-    rb"|List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n|DIGESTCOPYTEXT\r\n|DIGESTCOPYHTML\r\n)"
+_TO_LINE, _ID_LINE, _UNSUBSCRIBE_LINE = (
+    b"To: DIGESTCOPYTO\r\n",
+    b"Message-ID: <DIGESTCOPYID@digest.invalid>\r\n",
+    b"List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n",
 )
+_TEXT_LINE, _HTML_LINE = b"DIGESTCOPYTEXT\r\n", b"DIGESTCOPYHTML\r\n"
+_HEADER_LINES = (_TO_LINE, _ID_LINE, _UNSUBSCRIBE_LINE)
+_BODY_LINES = (_TEXT_LINE, _HTML_LINE)
+_STAND_INS = re.compile(b"(" + b"|".join(map(re.escape, (*_HEADER_LINES, *_BODY_LINES))) + b")")
 
 
 def _latin1(text: str) -> str:
@@ -64,6 +72,19 @@ def _latin1(text: str) -> str:
 
 def _quote(text: str) -> str:
     return text.translate(_ENCODE)
+
+
+_WSP = re.compile(r"[ \t]+")
+
+
+def _canonical(text: str, dots: bool) -> str:
+    """DKIM's relaxed canonical form (RFC 6376 3.4.4) of whole lines joined by CRLF, as they were
+    before SMTP's dot-stuffing (`dots`): a run of spaces and tabs is one space, none at a line's end."""
+    if dots:
+        text = ("\r\n" + text).replace("\r\n.", "\r\n")[2:]
+    if "\t" in text or "  " in text or " \r\n" in text or text.endswith(" "):
+        text = _WSP.sub(" ", text).replace(" \r\n", "\r\n").removesuffix(" ")
+    return text
 
 
 class _Lines(list[str]):
@@ -128,6 +149,7 @@ class MarkedLine:
         self.fixed = [_quote(p) for p in parts]  # the quoted stretches around the markers
         self.slots = MARKED.findall(line)
         self._stretches: dict[tuple[int, int], tuple[str, int]] = {}
+        self._canonical: dict[tuple[int, int], str] = {}
 
     def _stretch(self, index: int, offset: int) -> tuple[str, int]:
         """Fixed stretch `index` wrapped from `offset`, as far as whole steps go: the same for
@@ -139,26 +161,48 @@ class MarkedLine:
             self._stretches[key] = ("\r\n".join(pieces), end)
         return self._stretches[key]
 
-    def encode(self, values: Mapping[str, str]) -> str:
+    def _canonical_stretch(self, key: tuple[int, int]) -> str:
+        if key not in self._canonical:
+            self._canonical[key] = _canonical(self._stretches[key][0], self.dots)
+        return self._canonical[key]
+
+    def encode(self, values: Mapping[str, str], canonical: list[str] | None = None) -> str:
+        """The line for these values; with `canonical`, its DKIM canonical form is added to it,
+        made of the cached stretches' forms and only the lines around the values done anew."""
         filled = [_quote(values[slot]) for slot in self.slots]
         line = self.fixed[0] + "".join(v + f for v, f in zip(filled, self.fixed[1:], strict=True))
         if len(line) < _LONG:
-            return encode_line(line, self.dots)
+            encoded = encode_line(line, self.dots)
+            if canonical is not None:
+                canonical.append(_canonical(encoded, self.dots))
+            return encoded
         pieces = _Lines(self.dots)
+        forms: list[str | None] = []  # each piece's canonical form, None: not cached
         start, position = 0, 0
         for index, stretch in enumerate(self.fixed):
             end = position + len(stretch)
             if start >= position:  # the wrapping enters this stretch: its steps are cached
-                text, stopped = self._stretch(index, start - position)
+                key = (index, start - position)
+                text, stopped = self._stretch(*key)
                 if text:
                     pieces.append(text)  # lines with their dots already doubled
+                    forms.append(self._canonical_stretch(key) if canonical is not None else None)
                 start = position + stopped
             # Across the next value and into the next stretch, step by step.
             following = end + (len(filled[index]) if index < len(filled) else 0)
             limit = min(len(line), following + _MAX + 1) if index < len(filled) else len(line)
             start = _steps(line, start, limit, pieces)
+            forms.extend([None] * (len(pieces) - len(forms)))
             position = following
         _end(line, start, pieces)
+        if canonical is not None:
+            forms.extend([None] * (len(pieces) - len(forms)))
+            canonical.append(
+                "\r\n".join(
+                    form if form is not None else _canonical(piece, self.dots)
+                    for piece, form in zip(pieces, forms, strict=True)
+                )
+            )
         return "\r\n".join(pieces)
 
 
@@ -180,11 +224,31 @@ class EncodedPart:
             else:
                 plain.append(encode_line(_quote(line), dots) + "\r\n")
         self.template.append("".join(plain))
+        self.dots = dots
+        self._canonical: list[str | None] | None = None  # for DKIM, made when first asked
 
     def encode(self, values: Mapping[str, str]) -> bytes:
         latin = {marker: _latin1(value) for marker, value in values.items()}
         pieces = (p if isinstance(p, str) else p.encode(latin) + "\r\n" for p in self.template)
         return "".join(pieces).encode("ascii")
+
+    def encode_canonical(self, values: Mapping[str, str]) -> tuple[bytes, bytes]:
+        """`encode`, and the same part's DKIM canonical form (the runs without a marker done once)."""
+        if self._canonical is None:
+            self._canonical = [
+                _canonical(p, self.dots) if isinstance(p, str) else None for p in self.template
+            ]
+        latin = {marker: _latin1(value) for marker, value in values.items()}
+        pieces: list[str] = []
+        forms: list[str] = []
+        for piece, form in zip(self.template, self._canonical, strict=True):
+            if isinstance(piece, MarkedLine):
+                pieces.append(piece.encode(latin, forms) + "\r\n")
+                forms.append("\r\n")
+            else:
+                pieces.append(piece)
+                forms.append(form or "")
+        return "".join(pieces).encode("ascii"), "".join(forms).encode("ascii")
 
 
 def boundary_for(issue: PersonalIssue) -> str:
@@ -197,8 +261,17 @@ class Copies:
     """The issue's message for this run, composed once; `for_recipient` splices each copy, and
     `wire` the same copy as SMTP's DATA carries it (dots doubled, ending in a lone dot)."""
 
-    def __init__(self, issue: PersonalIssue, config: Config, *, now: dt.datetime, secret: str | None) -> None:
+    def __init__(
+        self,
+        issue: PersonalIssue,
+        config: Config,
+        *,
+        now: dt.datetime,
+        secret: str | None,
+        signer: Signer | None = None,
+    ) -> None:
         self.issue, self.config, self.now, self.secret = issue, config, now, secret
+        self.signer = signer if signer and signer.keys else None
         self.boundary = boundary_for(issue)
         # Anyone's link has the scheme everyone's has, which decides List-Unsubscribe(-Post).
         link = issue.unsubscribe_url
@@ -220,6 +293,7 @@ class Copies:
         # Headers and MIME boundaries only (the bodies are stand-ins): no line starts with a dot.
         self.pieces = _STAND_INS.split(skeleton.as_bytes())
         self._parts: dict[bool, tuple[EncodedPart, EncodedPart]] = {}
+        self._signing = _Signing(self.pieces) if self.signer else None
 
     def _encoded(self, wire: bool) -> tuple[EncodedPart, EncodedPart]:
         """The parts encoded once, as needed (sending needs only the wire's)."""
@@ -240,22 +314,70 @@ class Copies:
             message = personal_message(
                 self.issue, recipient, self.config, now=self.now, secret=self.secret, boundary=self.boundary
             )
+            if self.signer:
+                message = self.signer.sign(message)
             return to_wire(message) if wire else message
         text, html = self._encoded(wire)
-        headers = {
-            b"To: DIGESTCOPYTO\r\n": _to(recipient),
-            b"Message-ID: <DIGESTCOPYID@digest.invalid>\r\n": _message_id(
-                message_key(self.issue, recipient, self.config, self.secret)
-            ),
-            b"List-Unsubscribe: DIGESTCOPYUNSUBSCRIBE\r\n": _raw(
+        filled = {
+            _TO_LINE: _to(recipient),
+            _ID_LINE: _message_id(message_key(self.issue, recipient, self.config, self.secret)),
+            _UNSUBSCRIBE_LINE: _raw(
                 "List-Unsubscribe",
                 list_unsubscribe(fill.unsubscribe, mailto_for(self.config, recipient, self.secret)),
             ),
-            b"DIGESTCOPYTEXT\r\n": text.encode(text_values(fill)),
-            b"DIGESTCOPYHTML\r\n": html.encode(html_values(fill)),
         }
-        copy = b"".join(headers.get(piece, piece) for piece in self.pieces)
+        signature = b""
+        if self.signer and self._signing:
+            filled[_TEXT_LINE], text_form = text.encode_canonical(text_values(fill))
+            filled[_HTML_LINE], html_form = html.encode_canonical(html_values(fill))
+            headers = self._signing.headers(filled)
+            body = self._signing.body_hash({_TEXT_LINE: text_form, _HTML_LINE: html_form})
+            signature = self.signer.headers(headers, body)
+        else:
+            filled[_TEXT_LINE] = text.encode(text_values(fill))
+            filled[_HTML_LINE] = html.encode(html_values(fill))
+        copy = signature + b"".join(filled.get(piece, piece) for piece in self.pieces)
         return copy + b".\r\n" if wire else copy
+
+
+class _Signing:
+    """What a DKIM signature needs of the message composed once, canonicalized once: its headers,
+    and its body's fixed pieces (boundaries and part headers), the hash of the first kept."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        whole = b"".join(pieces)
+        parsed = dkim.header_fields(whole[: whole.index(b"\r\n\r\n") + 4])
+        # Each header canonicalized, or the stand-in line a copy's own header replaces.
+        by_value = {line.partition(b":")[2]: line for line in _HEADER_LINES}
+        self.head: list[tuple[bytes, bytes] | bytes] = [
+            by_value[value] if value in by_value else dkim.RELAXED.canonicalize_headers([(name, value)])[0]
+            for name, value in parsed
+        ]
+        start = next(n for n, piece in enumerate(pieces) if b"\r\n\r\n" in piece)
+        body = [pieces[start].partition(b"\r\n\r\n")[2], *pieces[start + 1 :]]
+        self.body = [
+            piece if piece in _BODY_LINES else dkim.canonical_lines(piece, last=n == len(body) - 1)
+            for n, piece in enumerate(body)
+        ]
+        self.first = hashlib.sha256(self.body[0])  # before the text part: the same in every copy
+        del self.body[0]
+
+    def headers(self, filled: Mapping[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        """The copy's headers, canonicalized: the fixed ones as they are, its own filled in."""
+        out = []
+        for header in self.head:
+            if isinstance(header, tuple):
+                out.append(header)
+            elif filled[header]:  # a header the copy has (List-Unsubscribe may be absent)
+                name, _, value = filled[header].partition(b":")
+                out.extend(dkim.RELAXED.canonicalize_headers([(name, value)]))
+        return out
+
+    def body_hash(self, parts: Mapping[bytes, bytes]) -> bytes:
+        hasher = self.first.copy()
+        for piece in self.body:
+            hasher.update(parts.get(piece, piece))
+        return base64.b64encode(hasher.digest())
 
 
 # A name the email package writes as it is: words of letters, digits, "'" and "-", one space apart.

@@ -35,6 +35,7 @@ from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
 from digest.send.copies import Copies
+from digest.send.dkim import Signer
 from digest.send.personalize import envelope_sender, personal_message
 from digest.send.subscribers import ListReport, Subscriber
 from digest.send.transport import Delivery, Maker, Outcome, Policy, Transport
@@ -368,20 +369,21 @@ def send_issue(
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     transport: Maker | None = None,
+    signer: Signer | None = None,
 ) -> SendReport:
     """Send `issue` to every subscriber the ledger has not seen sent, over `smtp.connections`
     transports (SMTP unless `transport` makes others). `listed` fills as `subscribers` is read.
     Returns the report, read from the ledger.
 
     `now` is the messages' Date; `wall` the clock the daily limit counts by; `clock` and
-    `sleep` pace the messages (tests give their own).
+    `sleep` pace the messages (tests give their own). `signer`: each copy DKIM-signed.
     """
     total = prepare(ledger, subscribers, unconfirmed)
     before = ledger.counts()
     already = sum(before.get(s, 0) for s in DELIVERED)
     policy = Policy.of(config.smtp)
     plan = Plan(ledger, policy, total=total, done=already, progress=progress, clock=clock, wall=wall)
-    copies = Copies(issue, config, now=now, secret=secrets.unsubscribe)
+    copies = Copies(issue, config, now=now, secret=secrets.unsubscribe, signer=signer)
     sender = envelope_sender(config, secrets.unsubscribe)
     make = transport or transport_maker()
     sessions = [make(config, secrets.password) for _ in range(policy.connections)]
@@ -417,9 +419,12 @@ def send_one(
     now: dt.datetime,
     secrets: Secrets,
     transport: Maker | None = None,
+    signer: Signer | None = None,
 ) -> Delivery:
-    """One test copy, marked [TEST], recorded nowhere."""
+    """One test copy, marked [TEST], recorded nowhere (signed as every copy is)."""
     data = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
+    if signer:
+        data = signer.sign(data)
     session = (transport or transport_maker())(config, secrets.password)
     try:
         sender = envelope_sender(config, secrets.unsubscribe)
