@@ -164,16 +164,17 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 
 @contextmanager
-def writing(path: Path) -> Iterator[IO[bytes]]:
+def writing(path: Path, mode: int = 0o644) -> Iterator[IO[bytes]]:
     """A file written beside its target as the block goes, renamed into place when the block
-    ends well, removed when it does not: never half there, and never all in memory."""
+    ends well, removed when it does not: never half there, and never all in memory. `mode`:
+    0o600 for a secret (a private key), which is then never readable by others, even briefly."""
     temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
             temporary = Path(handle.name)
             yield handle
-        temporary.chmod(0o644)  # a temporary file is private; the file it becomes is not
+        temporary.chmod(mode)  # a temporary file is private; the file it becomes may not be
         temporary.replace(path)
     except OSError as error:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from None
@@ -182,9 +183,9 @@ def writing(path: Path) -> Iterator[IO[bytes]]:
             temporary.unlink(missing_ok=True)  # gone when renamed; a failure leaves no leftovers
 
 
-def write_file(path: Path, data: bytes) -> Path:
+def write_file(path: Path, data: bytes, mode: int = 0o644) -> Path:
     """One file, written beside its target and renamed into place: never half there."""
-    with writing(path) as handle:
+    with writing(path, mode) as handle:
         handle.write(data)
     return path
 

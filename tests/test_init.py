@@ -10,6 +10,7 @@ from digest.config import load_config
 from digest.feeds.load import read_feed
 from digest.init import moved_feed
 from digest.resources import starter_dir
+from digest.send.dkim import load_keys
 
 from .conftest import SAMPLE, Cli
 
@@ -90,3 +91,33 @@ def test_the_starter_config_names_every_key_in_its_section() -> None:
 
     assert missing(Config, "") == []
     assert "labels" in named  # its keys are the templates' messages: one shown as an example
+
+
+def test_init_dkim_makes_a_private_key_and_prints_the_records_that_publish_it(cli: Cli) -> None:
+    made = cli("init", "weekly", "--dkim")
+    assert made.exit_code == 0, made.output
+    key_file = cli.cwd / "weekly" / "dkim.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600  # a secret: never readable by others
+    config = load_config(cli.cwd / "weekly" / "digest.toml")
+    [key] = load_keys(config, {})  # the new config signs with it
+    selector = config.dkim.selector
+    assert selector is not None and re.fullmatch(r"digest\d{6}", selector)
+    lines = made.stdout.splitlines()
+    dkim_line = next(line for line in lines if line.startswith(f"{selector}._domainkey.example.org. "))
+    published = "".join(re.findall(r'"([^"]*)"', dkim_line))
+    assert published == key.record() and all(len(s) <= 255 for s in re.findall(r'"([^"]*)"', dkim_line))
+    assert 'example.org. 3600 IN TXT "v=spf1 mx ~all"' in lines
+    assert '_dmarc.example.org. 3600 IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.org"' in lines
+    # Again: the key is kept (it may be published), the same record printed.
+    before = key_file.read_bytes()
+    again = cli("init", "weekly", "--dkim")
+    assert again.exit_code == 0 and key_file.read_bytes() == before
+    assert "kept" in again.stdout and dkim_line in again.stdout.splitlines()
+
+
+def test_init_dkim_in_a_newsletter_without_dkim_says_what_to_add(cli: Cli) -> None:
+    assert cli("init", "weekly").exit_code == 0
+    made = cli("init", "weekly", "--dkim")
+    assert made.exit_code == 0, made.output
+    assert "  [dkim]" in made.stdout and '  key_file = "dkim.pem"' in made.stdout
+    assert (cli.cwd / "weekly" / "dkim.pem").is_file()

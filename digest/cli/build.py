@@ -191,16 +191,41 @@ def init(
             "--language", "-l", metavar="TAG", help="The newsletter's language: en, fr, de, es, ru, ar, …"
         ),
     ] = "en",
+    dkim: Annotated[
+        bool,
+        typer.Option(
+            "--dkim",
+            help="Make a DKIM key (with the newsletter, or for one) and print the DNS records to publish.",
+        ),
+    ] = False,
 ) -> None:
     """Start a new newsletter: a commented digest.toml, a picks file, a templates folder for
     overrides and a stand-in feed, so that `digest build` works there at once.
+
+    With --dkim: a DKIM key too (dkim.pem, readable by you alone; an existing key is kept), and
+    the TXT records to publish in DNS: the key, SPF and DMARC.
 
     Example: digest init my-newsletter --language fr
     """
     with exit_codes():
         from digest.config import CONFIG_NAME
-        from digest.init import init_newsletter
+        from digest.init import init_dkim, init_newsletter
 
-        for path in init_newsletter(folder, dt.datetime.now(dt.UTC), language):
+        now = dt.datetime.now(dt.UTC)
+        if not dkim:
+            for path in init_newsletter(folder, now, language):
+                typer.echo(f"created {path}")
+            typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
+            return
+        setup = init_dkim(folder, now, language)
+        for path in setup.created:
             typer.echo(f"created {path}")
-        typer.echo(f"next: edit {folder / CONFIG_NAME} (your feeds, sender, links), then: digest build")
+        if setup.key_file not in setup.created:
+            typer.echo(f"kept {setup.key_file}: it may be published already")
+        if setup.add_to_config:
+            typer.echo(f"add to {folder / CONFIG_NAME}:")
+            for line in setup.add_to_config:
+                typer.echo(f"  {line}")
+        typer.echo("publish these DNS records (SPF: list every host that sends for the domain):")
+        for record in setup.records:
+            typer.echo(record)

@@ -93,6 +93,15 @@ class Key:
         return self.private.sign(digest)  # RFC 8463: Ed25519 over the SHA-256 of the headers
 
 
+def new_key() -> bytes:
+    """A new RSA key of 2048 bits in PEM (PKCS#8): what receivers ask for, and what fits one TXT
+    record (a 4096-bit key's record is past what many DNS hosting panels take)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=GOOD_BITS)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def parse_key(data: bytes, where: str, *, ed25519_key: bool = False) -> PrivateKey:
     """A private key in PEM (PKCS#1 or PKCS#8), unencrypted; `where` names it in errors."""
     try:
