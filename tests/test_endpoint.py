@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from digest.addresses import token
+from digest.addresses import address_key, reader, token
 from digest.feedback.endpoint import make_app, serve
 from digest.state import DB_NAME, open_state
 
@@ -74,6 +74,25 @@ def test_a_post_with_a_valid_token_suppresses_and_again_is_still_200(endpoint: t
     status, page = request(link(base, "ana@example.org"), BODY)
     assert status == 200 and "is unsubscribed" in page
     assert len(suppressed(state)) == 1  # nothing new recorded
+
+
+def test_a_link_with_the_address_as_reader_unsubscribes_that_reader(endpoint: tuple[str, Path]) -> None:
+    """`{reader}` (the address in base64url) stands for `{email}`: the address is not written in
+    the link, where spam filters and web logs would read it."""
+    base, state = endpoint
+    address = "chloé@bücher.example"
+    url = (
+        f"{base}/newsletter/unsubscribe?reader={reader(address)}&token={token(SECRET, address_key(address))}"
+    )
+    assert request(url, BODY)[0] == 200
+    assert suppressed(state) == [(address_key(address), "unsubscribed", "endpoint")]
+    forged = (
+        f"{base}/newsletter/unsubscribe?reader={reader('ana@example.org')}&token={token(SECRET, 'x@y.org')}"
+    )
+    assert request(forged, BODY)[0] == 400
+    assert (
+        request(f"{base}/newsletter/unsubscribe?reader=%%%&token={token(SECRET, 'x@y.org')}", BODY)[0] == 400
+    )
 
 
 def test_a_get_shows_a_button_and_never_unsubscribes(endpoint: tuple[str, Path]) -> None:

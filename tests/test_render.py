@@ -35,7 +35,7 @@ def test_language_title_and_preheader(sample_html: str) -> None:
     assert tree.findtext(".//title") == (
         "CommonGround Weekly #1: EU - Azerbaijan Security Dialogue held in Brussels"
     )
-    preheader = tree.xpath("//body/div[1]")[0]
+    preheader = tree.xpath("//body/div[@role='article']/div[1]")[0]  # the first text in the email
     assert "display:none" in preheader.get("style").replace(" ", "")
     assert preheader.text_content().startswith("The 6th round of the Security Dialogue")
 

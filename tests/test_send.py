@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from digest.addresses import token
+from digest.addresses import reader, token
 from digest.config import Config, load_config
 from digest.config.secrets import Secrets
 from digest.errors import SendError
@@ -124,8 +124,10 @@ def test_each_copy_is_personal(cli: Cli, smtp: SmtpServer) -> None:
     ana = by_recipient["ana.ionescu@example.org"]
     html, text = ana.get_body(("html",)).get_content(), ana.get_body(("plain",)).get_content()
     assert "Dear Ana Ionescu," in html and "Dear Ana Ionescu," in text
-    assert "unsubscribe?email=ana.ionescu@example.org&amp;token=" in html
-    assert "email=ana.ionescu@example.org&token=" in ana["List-Unsubscribe"]
+    ref = reader("ana.ionescu@example.org")
+    assert f"unsubscribe?reader={ref}&amp;token=" in html
+    assert f"reader={ref}&token=" in ana["List-Unsubscribe"]
+    assert "ana.ionescu@example.org" not in ana["List-Unsubscribe"] + html  # no address spelled out in a link
     nameless = by_recipient["editor@commonground.example"]
     assert "Dear reader," in nameless.get_body(("plain",)).get_content()
     assert f"token={token(SECRET, 'ana.ionescu@example.org')}" in ana["List-Unsubscribe"]

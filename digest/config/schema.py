@@ -195,7 +195,7 @@ class SmtpConfig(_Section, frozen=True):
 
 class SendConfig(_Section, frozen=True):
     subscribers: str = "subscribers.csv"  # email, name, any other columns; status: unsubscribed/bounced skip
-    # Unsubscribe links may carry {email} and {token}: the token is an HMAC of the address with
+    # Unsubscribe links may carry {reader} (or {email}) and {token}: the token is an HMAC of the address with
     # this secret, read from the environment, so a link cannot be forged for someone else.
     secret_env: str = "DIGEST_UNSUBSCRIBE_SECRET"
     greeting: Line = ""  # e.g. "Dear {name},"; empty: no greeting line

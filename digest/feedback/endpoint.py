@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from digest.addresses import key_or_none
+from digest.addresses import key_or_none, reader_address
 from digest.addresses import token as expected_token
 from digest.config import Config, find_config, load_config, state_dir
 from digest.errors import ConfigError, StateError
@@ -86,8 +86,8 @@ def _link(environ: dict[str, Any]) -> tuple[str | None, str]:
         query = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=MAX_FIELDS)
     except ValueError:  # more fields than a link of ours has
         return None, ""
-    email, token = ((query.get(name) or [""])[0] for name in ("email", "token"))
-    return key_or_none(email), token
+    email, ref, token = ((query.get(name) or [""])[0] for name in ("email", "reader", "token"))
+    return key_or_none(email or reader_address(ref)), token
 
 
 def _body(environ: dict[str, Any]) -> str | None:

@@ -16,12 +16,12 @@ from msgspec import Struct
 
 GREETING = "DIGESTRECIPIENTGREETING"
 UNSUBSCRIBE = "https://digest-recipient.invalid/unsubscribe"
-PERSONAL_FIELDS = ("{email}", "{token}")
+PERSONAL_FIELDS = ("{email}", "{reader}", "{token}")
 MARKED = re.compile(f"{GREETING}|{re.escape(UNSUBSCRIBE)}")
 
 
 def is_personal(url: str | None) -> bool:
-    """Whether a link carries a subscriber's own values ({email}, {token})."""
+    """Whether a link carries a subscriber's own values ({email}, {reader}, {token})."""
     return bool(url) and any(field in (url or "") for field in PERSONAL_FIELDS)
 
 

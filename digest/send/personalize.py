@@ -8,7 +8,7 @@ from collections.abc import Callable
 from email.headerregistry import Address
 from urllib.parse import quote
 
-from digest.addresses import copy_key, token
+from digest.addresses import copy_key, reader, token
 from digest.config import Config
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
@@ -17,7 +17,9 @@ from digest.render.message import compose, message_id, sender_address
 
 
 def personal_url(url: str, recipient: Recipient, secret: str | None) -> str:
-    filled = url.replace("{email}", quote(recipient.email, safe="@"))
+    filled = url.replace("{email}", quote(recipient.email, safe="@")).replace(
+        "{reader}", reader(recipient.email)
+    )
     if "{token}" in filled:
         if not secret:
             raise ValueError("{token} needs the unsubscribe secret")
