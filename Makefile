@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/digest build --out issues
 	@echo "index.html is the email, digest.txt its plain-text part, manifest.json why each story was picked."
 
-test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium /usr/sbin/dovecot
+test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium /usr/sbin/dovecot /usr/bin/spamassassin
 	$(BIN)/pytest
 
 # The tests without the slow ones (a wheel, Chromium, Dovecot, node, the whole corpus, fresh interpreters):
@@ -65,6 +65,11 @@ catalogs: $(STAMP)
 # Debian's Dovecot, the IMAP server the feedback mailbox tests run (on a port and folder of their own).
 /usr/sbin/dovecot:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd > /dev/null
+
+# Debian's SpamAssassin with its shipped rules: `digest check --deliverability` scores a copy with
+# them (local rules only), and a test holds the sample's personal copy at 0.0.
+/usr/bin/spamassassin:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin > /dev/null
 
 # The sample issue at 600 and 375 px, light and dark, in build/screenshots/: for people to look at.
 screenshots: $(STAMP) /usr/bin/chromium

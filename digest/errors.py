@@ -26,6 +26,10 @@ class ExitCode(IntEnum):
     SEND = 6
     LOCKED = 7
     FEEDBACK = 8  # the feedback mailbox could not be read: nothing was sent
+    # `digest check --deliverability`: an error in this tier (the first tier with one decides)
+    UNDELIVERABLE_MESSAGE = 9  # the message itself: signature, unsubscribe headers, content, spam score
+    UNDELIVERABLE_DOMAIN = 10  # the domain's DNS: SPF, the DKIM key, DMARC
+    UNDELIVERABLE_RECEIVER = 11  # a copy sent to a real mailbox: not there, not authenticated, or in Junk
     INTERNAL = 70  # a bug: one line, the traceback in a crash file (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130
 

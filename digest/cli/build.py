@@ -16,7 +16,7 @@ from digest.cli.options import (
     state_folder,
     with_verbosity,
 )
-from digest.cli.output import exit_codes, report_build
+from digest.cli.output import exit_codes, report_build, say
 from digest.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
@@ -150,12 +150,50 @@ def _build(settings: "Config", *, explain: bool = False) -> None:
     report_build(folder, built, explain=explain)
 
 
-@commands.command(short_help="Check an issue against the inbox rules.")
+@commands.command(
+    short_help="Check an issue against the inbox rules (and, with --deliverability, the inbox)."
+)
 @with_verbosity
 def check(
     path: Annotated[
-        Path, typer.Argument(metavar="PATH", help="An issue folder (OUT/<date>) or an .html file.")
-    ],
+        Path | None,
+        typer.Argument(
+            metavar="[PATH]",
+            help="An issue folder (OUT/<date>) or an .html file; --deliverability: the latest if left out.",
+        ),
+    ] = None,
+    deliverability: Annotated[
+        bool,
+        typer.Option(
+            "--deliverability",
+            help="Will it land in the inbox? The signed copy, the domain's DNS; with --via-imap a mailbox.",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="With --deliverability: the message only, no DNS.")
+    ] = False,
+    nameserver: Annotated[
+        str | None,
+        typer.Option(
+            "--nameserver", metavar="HOST[:PORT]", help="Ask this DNS server, not the system's resolver."
+        ),
+    ] = None,
+    dns_answers: Annotated[
+        Path | None,
+        typer.Option("--dns-answers", metavar="FILE", help="Replay the DNS answers an earlier check saved."),
+    ] = None,
+    via_imap: Annotated[
+        str | None,
+        typer.Option(
+            "--via-imap",
+            metavar="ADDRESS",
+            help="Send a test copy to ADDRESS, whose mailbox [feedback] opens, and read how it was filed.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", metavar="SECONDS", help="How long --via-imap waits for the copy.")
+    ] = 120.0,
 ) -> None:
     """Check a built issue against the inbox rules; exit 1 on any error.
 
@@ -163,9 +201,18 @@ def check(
     tables, heading order, links, scripts, leftover template syntax, text line lengths,
     MIME structure and headers. Each violation is printed with where it is.
 
+    With --deliverability, three tiers, each a line per finding and an exit code of its own
+    (the first tier with an error decides): 9 the message (DKIM, one-click unsubscribe, hidden
+    text, SpamAssassin), 10 the domain (SPF, the DKIM key in DNS, DMARC), 11 the receiver.
+
     Example: digest check issues/2025-11-24
     """
     with exit_codes():
+        if deliverability:
+            _deliverability(path, config, offline, nameserver, dns_answers, via_imap, wait)
+            return
+        if path is None:
+            raise ConfigError("PATH: which issue to check (an issue folder or an .html file)")
         from digest.check import Severity, read_issue
         from digest.check import check as run_check
 
@@ -177,6 +224,36 @@ def check(
         typer.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}: {path}")
         if errors:
             raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _deliverability(
+    path: Path | None,
+    config: Path | None,
+    offline: bool,
+    nameserver: str | None,
+    dns_answers: Path | None,
+    via_imap: str | None,
+    wait: float,
+) -> None:
+    from digest.deliverability.commands import Preflight, run_preflight
+    from digest.deliverability.findings import Tier
+
+    settings = settings_for(config)
+    tiers = (
+        {Tier.MESSAGE} | ({Tier.DOMAIN} if not offline else set()) | ({Tier.RECEIVER} if via_imap else set())
+    )
+    options = Preflight(frozenset(tiers), nameserver, dns_answers, via_imap, wait)
+    which = path.name if path is not None else None  # an issue folder is named by its date
+    verdicts = run_preflight(
+        settings, state_folder(settings), which, options, env=os.environ, now=dt.datetime.now(dt.UTC)
+    )
+    for verdict in verdicts:
+        for finding in verdict.findings:
+            say(str(finding.severity), f"{finding.topic}: {finding.message}")
+        typer.echo(verdict.summary())
+    failed = next((v.tier for v in verdicts if v.failed), None)
+    if failed is not None:
+        raise typer.Exit(int(failed.exit_code))
 
 
 @commands.command(short_help="Start a new newsletter folder.")

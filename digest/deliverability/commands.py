@@ -1,0 +1,76 @@
+"""What `digest check --deliverability` does: a signed personal copy of the issue, then each tier
+asked for, in order: the message (offline), the domain (DNS), the receiver (a real mailbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+from msgspec import Struct
+
+from digest import issue_folder
+from digest.config import Config
+from digest.config.secrets import read_secrets
+from digest.deliverability.findings import Tier, Verdict
+from digest.deliverability.message import check_message, installed_spamassassin
+from digest.deliverability.records import from_domain
+from digest.issue_folder import PersonalIssue
+from digest.models import Recipient
+from digest.send.dkim import Key, Signer, load_keys
+from digest.send.personalize import personal_message
+from digest.state import open_state
+
+# Whose copy the offline tiers look at: a reader with a name, at no real domain.
+STAND_IN = Recipient("reader@example.net", "Sample Reader")
+
+
+class Preflight(Struct, frozen=True):
+    tiers: frozenset[Tier]
+    nameserver: str | None = None  # "127.0.0.1:5353": ask this server, not the system's resolver
+    answers: Path | None = None  # replay the DNS answers saved by an earlier check
+    via_imap: str | None = None  # the address whose mailbox the feedback IMAP settings open
+    wait: float = 120.0  # how long the receiver tier waits for the copy to arrive
+
+
+def signed_copy(
+    issue: PersonalIssue,
+    config: Config,
+    keys: list[Key],
+    recipient: Recipient,
+    *,
+    now: dt.datetime,
+    secret: str | None,
+) -> bytes:
+    """The copy `recipient` would get, signed as `digest send` signs it."""
+    message = personal_message(issue, recipient, config, now=now, secret=secret)
+    return Signer(keys, now).sign(message)
+
+
+def preflight(
+    issue: PersonalIssue, config: Config, options: Preflight, *, env: Mapping[str, str], now: dt.datetime
+) -> list[Verdict]:
+    """Each tier's verdict, in order."""
+    keys = load_keys(config, env)
+    secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
+    verdicts = []
+    if Tier.MESSAGE in options.tiers:
+        copy = signed_copy(issue, config, keys, STAND_IN, now=now, secret=secrets.unsubscribe)
+        verdicts.append(check_message(copy, keys, from_domain(config), spamassassin=installed_spamassassin()))
+    return verdicts
+
+
+def run_preflight(
+    config: Config,
+    state_dir: Path,
+    which: str | None,
+    options: Preflight,
+    *,
+    env: Mapping[str, str],
+    now: dt.datetime,
+) -> list[Verdict]:
+    """`digest check --deliverability`: the issue `which` (number, date or None: the latest) as
+    the state database knows it, through the tiers asked for."""
+    with open_state(state_dir) as state:
+        number, folder = state.issue_folder(which)
+    return preflight(issue_folder.read_personal(folder, number), config, options, env=env, now=now)
