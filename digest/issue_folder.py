@@ -28,6 +28,8 @@ PERSONAL_HTML = "personal.html"
 PERSONAL_TEXT = "personal.txt"
 SNAPSHOT = "inputs.zip"  # everything that went into the issue, for `digest rebuild`
 DRY_RUN = "dry-run"  # the folder `digest send --dry-run` writes each subscriber's message into
+# `digest check --deliverability`'s findings and the DNS answers they rest on (`--dns-answers` replays them)
+DELIVERABILITY = "deliverability.json"
 
 
 class Contents(Struct, frozen=True):

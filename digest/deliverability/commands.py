@@ -4,6 +4,7 @@ asked for, in order: the message (offline), the domain (DNS), the receiver (a re
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,9 +13,12 @@ from msgspec import Struct
 from digest import issue_folder
 from digest.config import Config
 from digest.config.secrets import read_secrets
+from digest.deliverability.dns import Recording, replaying
+from digest.deliverability.domain import check_domain
 from digest.deliverability.findings import Tier, Verdict
 from digest.deliverability.message import check_message, installed_spamassassin
 from digest.deliverability.records import from_domain
+from digest.files import write_file
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
 from digest.send.dkim import Key, Signer, load_keys
@@ -57,7 +61,21 @@ def preflight(
     if Tier.MESSAGE in options.tiers:
         copy = signed_copy(issue, config, keys, STAND_IN, now=now, secret=secrets.unsubscribe)
         verdicts.append(check_message(copy, keys, from_domain(config), spamassassin=installed_spamassassin()))
+    if Tier.DOMAIN in options.tiers:
+        resolver = replaying(options.answers) if options.answers else Recording(options.nameserver)
+        verdict = check_domain(config, keys, resolver)
+        verdicts.append(verdict)
+        if isinstance(resolver, Recording):
+            _save(issue.folder, verdict, resolver.saved(now))
     return verdicts
+
+
+def _save(folder: Path, verdict: Verdict, answers: dict[str, object]) -> None:
+    """The domain tier's findings and the answers they rest on, in the issue folder."""
+    record = {"findings": [str(f) for f in verdict.findings], "dns": answers}
+    write_file(
+        folder / issue_folder.DELIVERABILITY, json.dumps(record, indent=2, ensure_ascii=False).encode()
+    )
 
 
 def run_preflight(
