@@ -5,24 +5,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from msgspec import Struct
 
 from digest import issue_folder
+from digest.addresses import EmailNotValidError, sendable
 from digest.config import Config
 from digest.config.secrets import read_secrets
 from digest.deliverability.dns import Recording, replaying
 from digest.deliverability.domain import check_domain
-from digest.deliverability.findings import Tier, Verdict
+from digest.deliverability.findings import Tier, Verdict, error
 from digest.deliverability.message import check_message, installed_spamassassin
+from digest.deliverability.receiver import MARKER, check_receiver
 from digest.deliverability.records import from_domain
+from digest.errors import ConfigError
+from digest.feedback.imap import account_password
 from digest.files import write_file
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
 from digest.send.dkim import Key, Signer, load_keys
-from digest.send.personalize import personal_message
+from digest.send.personalize import envelope_sender, personal_message
+from digest.send.transport import Outcome
+from digest.send.transports import transport_maker
+from digest.send.transports.smtp import to_wire
 from digest.state import open_state
 
 # Whose copy the offline tiers look at: a reader with a name, at no real domain.
@@ -67,7 +75,48 @@ def preflight(
         verdicts.append(verdict)
         if isinstance(resolver, Recording):
             _save(issue.folder, verdict, resolver.saved(now))
+    if Tier.RECEIVER in options.tiers and options.via_imap:
+        verdicts.append(via_imap(issue, config, keys, options.via_imap, env=env, now=now, wait=options.wait))
     return verdicts
+
+
+def via_imap(
+    issue: PersonalIssue,
+    config: Config,
+    keys: list[Key],
+    address: str,
+    *,
+    env: Mapping[str, str],
+    now: dt.datetime,
+    wait: float,
+) -> Verdict:
+    """The receiver tier: a signed test copy to `address` through the relay, then looked for in
+    the feedback account's folders."""
+    mailbox = config.feedback.mailbox or ""
+    if not mailbox.startswith(("imap:", "imaps:")):
+        raise ConfigError(
+            "--via-imap looks in the [feedback] mailbox on IMAP: set feedback.mailbox = 'imaps://…'"
+        )
+    account_password(config, env)  # before anything is sent
+    try:
+        recipient = Recipient(sendable(address))
+    except (EmailNotValidError, ValueError) as problem:
+        raise ConfigError(f"--via-imap: not an address: {address!r} ({problem})") from None
+    secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url)
+    marker = uuid.uuid4().hex
+    message = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
+    signed = Signer(keys, now).sign(f"{MARKER}: {marker}\r\n".encode() + message)
+    session = transport_maker()(config, secrets.password)
+    try:
+        sender = envelope_sender(config, secrets.unsubscribe)(recipient)
+        delivery = session.deliver(sender, recipient, to_wire(signed), lambda: True)
+    finally:
+        session.close()
+    if delivery.outcome is not Outcome.SENT:
+        return Verdict(
+            Tier.RECEIVER, [error("receiver", f"the relay did not take the test copy: {delivery.reply}")]
+        )
+    return check_receiver(config, env, marker, wait=wait)
 
 
 def _save(folder: Path, verdict: Verdict, answers: dict[str, object]) -> None:

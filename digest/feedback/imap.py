@@ -84,15 +84,12 @@ class ImapFolder:
 
 
 @contextmanager
-def open_imap(config: Config, env: Mapping[str, str]) -> Iterator[ImapFolder]:
+def logged_in(config: Config) -> Iterator[tuple[IMAPClient, str]]:
+    """A client logged in to the IMAP account of `feedback.mailbox`, and how to name it ("host:port");
+    every failure is a `FeedbackError` that says where. (`open_imap` for reading feedback; the
+    deliverability check's receiver tier looks in the same account for its test copy.)"""
     settings = config.feedback
     where = mailbox_url(settings.mailbox or "")
-    secret = password(config, settings.password_file, settings.password_env, env, "feedback.password_file")
-    if not secret:
-        raise ConfigError(
-            f"feedback.mailbox is on IMAP: set its password in ${settings.password_env}"
-            " or feedback.password_file"
-        )
     label = f"{where.host}:{where.port}"
     context = ssl.create_default_context(
         cafile=config.resolve(settings.ca_file) if settings.ca_file else None
@@ -108,18 +105,7 @@ def open_imap(config: Config, env: Mapping[str, str]) -> Iterator[ImapFolder]:
     except (TimeoutError, OSError, IMAPClientError) as error:
         raise FeedbackError(f"cannot connect to the feedback mailbox at {label}: {error}") from None
     try:
-        try:
-            client.login(where.user, secret)
-            client.select_folder(where.folder)
-        except LoginError:
-            raise FeedbackError(f"{label}: the feedback mailbox refused the login of {where.user}") from None
-        except IMAPClientError as error:
-            raise FeedbackError(f"{label}: cannot open folder {where.folder!r}: {error}") from None
-        folder = ImapFolder(client, settings.processed)
-        try:
-            yield folder
-        finally:
-            folder.move_filed()  # what was recorded is filed, even when the run stops
+        yield client, label
     except (OSError, IMAPClientError) as error:
         raise FeedbackError(f"{label}: the feedback mailbox failed: {error}") from None
     finally:
@@ -127,3 +113,40 @@ def open_imap(config: Config, env: Mapping[str, str]) -> Iterator[ImapFolder]:
             client.logout()
         except (OSError, IMAPClientError):
             client.shutdown()
+
+
+def login(client: IMAPClient, label: str, config: Config, env: Mapping[str, str]) -> None:
+    settings = config.feedback
+    user = mailbox_url(settings.mailbox or "").user
+    try:
+        client.login(user, account_password(config, env))
+    except LoginError:
+        raise FeedbackError(f"{label}: the feedback mailbox refused the login of {user}") from None
+
+
+def account_password(config: Config, env: Mapping[str, str]) -> str:
+    settings = config.feedback
+    secret = password(config, settings.password_file, settings.password_env, env, "feedback.password_file")
+    if not secret:
+        raise ConfigError(
+            f"feedback.mailbox is on IMAP: set its password in ${settings.password_env}"
+            " or feedback.password_file"
+        )
+    return secret
+
+
+@contextmanager
+def open_imap(config: Config, env: Mapping[str, str]) -> Iterator[ImapFolder]:
+    account_password(config, env)  # a missing password is the config's fault: said before connecting
+    where = mailbox_url(config.feedback.mailbox or "")
+    with logged_in(config) as (client, label):
+        login(client, label, config, env)
+        try:
+            client.select_folder(where.folder)
+        except IMAPClientError as error:
+            raise FeedbackError(f"{label}: cannot open folder {where.folder!r}: {error}") from None
+        folder = ImapFolder(client, config.feedback.processed)
+        try:
+            yield folder
+        finally:
+            folder.move_filed()  # what was recorded is filed, even when the run stops
