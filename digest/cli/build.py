@@ -150,9 +150,7 @@ def _build(settings: "Config", *, explain: bool = False) -> None:
     report_build(folder, built, explain=explain)
 
 
-@commands.command(
-    short_help="Check an issue against the inbox rules (and, with --deliverability, the inbox)."
-)
+@commands.command(short_help="Check an issue: inbox rules, deliverability.")
 @with_verbosity
 def check(
     path: Annotated[

@@ -26,11 +26,10 @@ from digest.feedback.imap import account_password
 from digest.files import write_file
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient
+from digest.send.delivery import send_one
 from digest.send.dkim import Key, Signer, load_keys
-from digest.send.personalize import envelope_sender, personal_message
+from digest.send.personalize import personal_message
 from digest.send.transport import Outcome
-from digest.send.transports import transport_maker
-from digest.send.transports.smtp import to_wire
 from digest.state import open_state
 
 # Whose copy the offline tiers look at: a reader with a name, at no real domain.
@@ -104,14 +103,9 @@ def via_imap(
         raise ConfigError(f"--via-imap: not an address: {address!r} ({problem})") from None
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url)
     marker = uuid.uuid4().hex
-    message = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
-    signed = Signer(keys, now).sign(f"{MARKER}: {marker}\r\n".encode() + message)
-    session = transport_maker()(config, secrets.password)
-    try:
-        sender = envelope_sender(config, secrets.unsubscribe)(recipient)
-        delivery = session.deliver(sender, recipient, to_wire(signed), lambda: True)
-    finally:
-        session.close()
+    delivery = send_one(
+        issue, recipient, config, now=now, secrets=secrets, signer=Signer(keys, now), headers={MARKER: marker}
+    )
     if delivery.outcome is not Outcome.SENT:
         return Verdict(
             Tier.RECEIVER, [error("receiver", f"the relay did not take the test copy: {delivery.reply}")]

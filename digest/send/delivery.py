@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -420,9 +420,12 @@ def send_one(
     secrets: Secrets,
     transport: Maker | None = None,
     signer: Signer | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Delivery:
-    """One test copy, marked [TEST], recorded nowhere (signed as every copy is)."""
+    """One test copy, marked [TEST], recorded nowhere (signed as every copy is); `headers` go on
+    top of it (what tells this copy from any other, for whoever looks for it)."""
     data = personal_message(issue, recipient, config, now=now, secret=secrets.unsubscribe, test=True)
+    data = b"".join(f"{name}: {value}\r\n".encode() for name, value in (headers or {}).items()) + data
     if signer:
         data = signer.sign(data)
     session = (transport or transport_maker())(config, secrets.password)
