@@ -26,7 +26,8 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) /usr/bin/chromium /usr/sbin/dovecot /usr/bin/spamassassin
 	$(BIN)/pytest
 
-# The tests without the slow ones (a wheel, Chromium, Dovecot, node, the whole corpus, fresh interpreters):
+# The tests without the slow ones (a wheel, Chromium, Dovecot, SpamAssassin, a DNS server, node, the whole
+# corpus, fresh interpreters):
 # for the edit-test loop; make test runs everything, as CI does.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -q

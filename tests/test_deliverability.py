@@ -39,6 +39,7 @@ def sample_newsletter(folder: Path, extra: str = "") -> Path:
 SIGNED = '[dkim]\nselector = "d2025"\nkey_file = "dkim.pem"\n'
 
 
+@pytest.mark.slow  # a build, and SpamAssassin when installed
 def test_the_sample_signed_passes_the_message_tier_and_unsigned_is_exit_9(cli: Cli) -> None:
     config = sample_newsletter(cli.cwd / "news", SIGNED)
     assert cli("build", "--config", str(config)).exit_code == 0
@@ -79,6 +80,7 @@ def test_a_signature_that_does_not_verify_or_is_not_aligned_is_an_error(
     )
 
 
+@pytest.mark.slow  # a build, and SpamAssassin when installed
 def test_without_a_one_click_link_the_unsubscribe_headers_are_an_error(cli: Cli) -> None:
     config = sample_newsletter(cli.cwd / "news", SIGNED)
     text = config.read_text()
@@ -104,6 +106,7 @@ def test_hidden_low_contrast_text_is_found_and_the_sample_has_none(
     ]
 
 
+@pytest.mark.slow
 @needs_spamassassin
 def test_the_sample_personal_copy_scores_zero_with_local_spamassassin_rules(
     issue: tuple[PersonalIssue, Config],
