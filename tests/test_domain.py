@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import Result
 
 from digest.config import load_config
@@ -124,6 +125,21 @@ def test_a_wrong_dkim_key_in_dns_is_an_error(news: Newsletter) -> None:
     assert domain_lines(result) == [
         "digest: error: dkim: d2025._domainkey.commonground.example: the key published there is not the one"
         " signing: every copy fails DKIM"
+    ]
+
+
+def test_a_short_key_in_dns_is_an_error_even_beside_the_right_one(news: Newsletter) -> None:
+    short = Key(
+        rsa.generate_private_key(public_exponent=65537, key_size=1024), "d2025", "commonground.example"
+    )
+    with serving(news.zone(key=short)) as server:
+        result = news.check("--nameserver", server)
+    assert result.exit_code == 10
+    assert domain_lines(result) == [
+        "digest: error: dkim: d2025._domainkey.commonground.example: a 1024-bit key;"
+        " receivers ask for 2048 bits",
+        "digest: error: dkim: d2025._domainkey.commonground.example: the key published there is not the one"
+        " signing: every copy fails DKIM",
     ]
 
 
