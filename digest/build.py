@@ -23,12 +23,13 @@ from digest import issue_folder
 from digest.analytics import Coverage, PageViews, Site, coverage, page_views, read_exports
 from digest.analytics.api import fetch_api, is_api
 from digest.check import HTML_LIMIT, Parts, check
-from digest.config import Config, user_templates
+from digest.config import Config, TopicConfig, user_templates
 from digest.errors import ConfigError, NothingNewError, SourceError
 from digest.feeds import Limits, Loaded, Source, load_sources, merge_duplicates
 from digest.feeds.load import RawFeed
 from digest.files import read_input_bytes
 from digest.models import (
+    WHOLE,
     Feed,
     History,
     Issue,
@@ -37,12 +38,14 @@ from digest.models import (
     Selection,
     SourceReport,
     SourceStatus,
+    Variant,
     Window,
     issue_moment,
 )
 from digest.render import (
     build_manifest,
     build_message,
+    direction_of,
     environment,
     labels_for,
     manifest_json,
@@ -51,6 +54,7 @@ from digest.render import (
 from digest.selection import (
     FIRST_ISSUE,
     NO_PICKS,
+    Choice,
     Picks,
     combine,
     drop_last,
@@ -81,11 +85,46 @@ class Inputs(Struct, frozen=True):
     picks_file: tuple[str, bytes] | None = None
 
 
+class BuiltVariant(Struct, frozen=True):
+    """A variant of the issue as built: its issue and files, or why it was skipped."""
+
+    variant: Variant
+    issue: Issue | None = None
+    contents: issue_folder.Contents | None = None
+    warnings: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    skipped: str | None = None  # why its readers get nothing this time
+
+    def files(self) -> dict[str, bytes]:
+        """Its files, in its own folder of the issue folder, its manifest among them."""
+        if self.issue is None or self.contents is None:
+            return {}
+        files = self.contents.files()
+        manifest = build_manifest(self.issue, (), files, self.warnings, merge_tags=self.tags)
+        folder = issue_folder.variant_folder(self.variant.name)
+        return {
+            f"{folder}/{name}": data
+            for name, data in issue_folder.with_manifest(files, manifest_json(manifest)).items()
+        }
+
+    def summary(self) -> dict[str, object]:
+        """What the issue's manifest says of it."""
+        picks = self.issue.selection.picks if self.issue else ()
+        return {
+            "name": self.variant.name,
+            "topics": list(self.variant.topics),
+            "language": self.variant.language or None,
+            "stories": len(picks),
+            "skipped": self.skipped,
+        }
+
+
 class Built(Struct, frozen=True):
     issue: Issue
     files: dict[str, bytes]
     warnings: tuple[str, ...]
     analytics: Coverage | None = None  # what the page views reached, when there were any
+    variants: tuple[BuiltVariant, ...] = ()  # besides the whole issue (the folder itself)
 
 
 def issue_day(config: Config, today: dt.date) -> dt.date:
@@ -197,24 +236,17 @@ def compose_issue(
     now: dt.datetime,
     history: History = FIRST_ISSUE,
     snapshot: bytes | None = None,
+    variants: Sequence[Variant] = (),
 ) -> Built:
     """The issue dated `now`, from its inputs and what earlier issues did: pure, no I/O.
 
     Selects the stories (`NothingNewError` below `selection.min_items`), renders them within
     the HTML size budget, composes `message.eml`, runs the inbox check (its violations become
-    warnings) and writes the manifest over the other files.
+    warnings) and writes the manifest over the other files. Each of `variants` (its readers'
+    topics and language) is selected and rendered the same way into a folder of its own.
     """
-    date = now.date()
     window = issue_window(now, config.selection, history)
-    choice = select(
-        inputs.items,
-        pageviews=inputs.pageviews,
-        config=config.selection,
-        window=window,
-        now=now,
-        picks=inputs.picks,
-        history=history,
-    )
+    choice = _choose(inputs, config, now, history, window)
     if choice.new < config.selection.min_items:
         found = (
             f"only {choice.new} new stor{'y' if choice.new == 1 else 'ies'}"
@@ -226,11 +258,91 @@ def compose_issue(
             f"{found} published between {window.start:%Y-%m-%d %H:%M} and {window.end:%Y-%m-%d %H:%M} UTC"
             f" in {len(inputs.reports)} feed(s){minimum}: nothing to send"
         )
-    warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error) + choice.warnings
     reached = _coverage(inputs, window)
-    if reached:
-        warnings += reached.warnings
+    warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error)
+    warnings += reached.warnings if reached else ()
+    built = [
+        _variant(inputs, config, now, history, window, variant, choice if variant == WHOLE else None)
+        for variant in (WHOLE, *sorted(set(variants) - {WHOLE}))
+    ]
+    whole = built[0]
+    assert whole.issue is not None and whole.contents is not None  # the whole issue has its stories
+    files = whole.contents.files()
+    if snapshot is not None:
+        files[issue_folder.SNAPSHOT] = snapshot
+    for other in built[1:]:
+        files |= other.files()
+    warnings += whole.warnings
+    manifest = build_manifest(
+        whole.issue,
+        inputs.reports,
+        {name: data for name, data in files.items() if "/" not in name},
+        warnings,
+        config.selection.weights,
+        whole.tags,
+        reached.as_dict() if reached else None,
+        variants=[v.summary() for v in built[1:]],
+    )
+    return Built(
+        issue=whole.issue,
+        files=issue_folder.with_manifest(files, manifest_json(manifest)),
+        warnings=warnings + tuple(w for v in built[1:] for w in v.warnings),
+        analytics=reached,
+        variants=tuple(built[1:]),
+    )
+
+
+def _choose(
+    inputs: Inputs,
+    config: Config,
+    now: dt.datetime,
+    history: History,
+    window: Window,
+    topics: Mapping[str, TopicConfig] | None = None,
+) -> Choice:
+    return select(
+        inputs.items,
+        pageviews=inputs.pageviews,
+        config=config.selection,
+        window=window,
+        now=now,
+        picks=inputs.picks,
+        history=history,
+        topics=topics,
+    )
+
+
+def variant_config(config: Config, variant: Variant) -> Config:
+    """The config a variant is rendered with: its language (and that language's direction); the
+    editor's [labels] are words of the newsletter's own language, so they stay with it."""
+    if not variant.language or variant.language == config.newsletter.language:
+        return config
+    newsletter = replace(
+        config.newsletter, language=variant.language, direction=direction_of(variant.language)
+    )
+    return replace(config, newsletter=newsletter, labels={})
+
+
+def _variant(
+    inputs: Inputs,
+    config: Config,
+    now: dt.datetime,
+    history: History,
+    window: Window,
+    variant: Variant,
+    choice: Choice | None = None,
+) -> BuiltVariant:
+    """One variant selected (unless `choice` is given), rendered within the budget, checked."""
+    topics = {name: config.segments.topics[name] for name in variant.topics}
+    choice = choice or _choose(inputs, config, now, history, window, topics)
+    if not choice.selection.picks:
+        return BuiltVariant(
+            variant, skipped=f"no story in its topics ({', '.join(variant.topics)}) this time"
+        )
+    config = variant_config(config, variant)
+    date = now.date()
     selection, rendered = _within_budget(choice.selection, config, date, history.number)
+    warnings = choice.warnings
     dropped = len(choice.selection.picks) - len(selection.picks)
     if dropped:
         stories = f"{dropped} lowest-ranked stor{'y' if dropped == 1 else 'ies'}"
@@ -249,27 +361,13 @@ def compose_issue(
         message=build_message(issue, config.newsletter, now),
         personal_html=rendered.personal_html,
         personal_text=rendered.personal_text,
-        snapshot=snapshot,
     )
     tags = merge_tags(rendered)
     parts = Parts(rendered.html, text=rendered.text, message=contents.message, merge_tags=tags)
     warnings += tuple(str(v) for v in check(parts))
-    files = contents.files()
-    manifest = build_manifest(
-        issue,
-        inputs.reports,
-        files,
-        warnings,
-        config.selection.weights,
-        tags,
-        reached.as_dict() if reached else None,
-    )
-    return Built(
-        issue=issue,
-        files=issue_folder.with_manifest(files, manifest_json(manifest)),
-        warnings=warnings,
-        analytics=reached,
-    )
+    if variant != WHOLE:
+        warnings = tuple(f"variant {variant.name}: {w}" for w in warnings)
+    return BuiltVariant(variant, issue, contents, warnings, tags)
 
 
 def _coverage(inputs: Inputs, window: Window) -> Coverage | None:
@@ -317,13 +415,25 @@ def build(
             history = state.history(now.date())
             period = window_dates(issue_window(now, config.selection, history))
             inputs = read_inputs(config, state, period=period, env=env)
+            variants = variants_wanted(config)
         with _stage("compose the issue"):
-            kept = pack(snapshot_of(inputs, config, now, history))
-            built = compose_issue(inputs, config, now, history, kept)
+            kept = pack(snapshot_of(inputs, config, now, history, variants))
+            built = compose_issue(inputs, config, now, history, kept, variants)
         with _stage("write and record it"):
             folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)
-            state.record_issue(built.issue, folder)
+            state.record_issue(built.issue, folder, [v.issue for v in built.variants if v.issue])
     return folder, built
+
+
+def variants_wanted(config: Config) -> tuple[Variant, ...]:
+    """The variants the subscriber list's readers choose, when [segments] says what they can."""
+    segments = config.segments
+    if not (segments.topics or segments.languages):
+        return ()
+    from digest.send.subscribers import variants_in  # a build without segments never reads the list
+
+    path = Path(config.resolve(config.send.subscribers))
+    return tuple(sorted(variants_in(path, config.send.subscribers, segments)))
 
 
 @contextmanager
@@ -334,7 +444,9 @@ def _stage(name: str) -> Iterator[None]:
     log.info("%s: %.0f ms", name, (time.perf_counter() - started) * 1000)
 
 
-def snapshot_of(inputs: Inputs, config: Config, now: dt.datetime, history: History) -> Snapshot:
+def snapshot_of(
+    inputs: Inputs, config: Config, now: dt.datetime, history: History, variants: Sequence[Variant] = ()
+) -> Snapshot:
     return Snapshot(
         now=now,
         config=config,
@@ -345,6 +457,7 @@ def snapshot_of(inputs: Inputs, config: Config, now: dt.datetime, history: Histo
         exports=inputs.exports,
         picks=inputs.picks,
         picks_file=inputs.picks_file,
+        variants=tuple(variants),
     )
 
 
@@ -367,7 +480,7 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
         kept.exports,
         kept.picks_file,
     )
-    built = compose_issue(inputs, issue_config, kept.now, kept.history, data)
+    built = compose_issue(inputs, issue_config, kept.now, kept.history, data, kept.variants)
     target = issue_folder.write_folder(out / built.issue.slug if out else folder, built.files)
     return target, built
 

@@ -18,6 +18,7 @@ from digest.config import CONFIG_NAME, LANGUAGE_TAG, load_config
 from digest.deliverability.records import records
 from digest.errors import ConfigError
 from digest.files import read_input_bytes, write_file
+from digest.render.labels import direction_of
 from digest.resources import sample_dir, starter_dir
 from digest.send.dkim import MAX_KEY_BYTES, Key, new_key, parse_key, signing_domain
 
@@ -36,10 +37,6 @@ def moved_feed(feed: str, now: dt.datetime) -> str:
     )
 
 
-# Languages written right to left: their newsletters start with direction = "rtl".
-RTL = ("ar", "fa", "he", "ur", "ps", "yi")
-
-
 DKIM_KEY = "dkim.pem"  # where `init --dkim` puts a new key, beside digest.toml
 
 
@@ -47,7 +44,7 @@ def starter_config(language: str, dkim_selector: str | None = None) -> str:
     """The starter digest.toml for a newsletter in `language` (a BCP 47 tag, "fr", "pt-BR");
     with `dkim_selector`, its [dkim] section set to sign with the key `init --dkim` made."""
     text = (starter_dir() / CONFIG_NAME).read_text("utf-8")
-    direction = "rtl" if language.split("-")[0].lower() in RTL else "ltr"
+    direction = direction_of(language)
     text = re.sub(r'^language = "en"', f'language = "{language}"', text, count=1, flags=re.MULTILINE)
     text = re.sub(r'^direction = "ltr"', f'direction = "{direction}"', text, count=1, flags=re.MULTILINE)
     if dkim_selector:

@@ -28,6 +28,7 @@ PERSONAL_HTML = "personal.html"
 PERSONAL_TEXT = "personal.txt"
 SNAPSHOT = "inputs.zip"  # everything that went into the issue, for `digest rebuild`
 DRY_RUN = "dry-run"  # the folder `digest send --dry-run` writes each subscriber's message into
+VARIANTS = "variants"  # the folder holding a folder per variant of the issue (topics, language)
 # `digest check --deliverability`'s findings and the DNS answers they rest on (`--dns-answers` replays them)
 DELIVERABILITY = "deliverability.json"
 
@@ -53,6 +54,11 @@ class Contents(Struct, frozen=True):
         if self.snapshot is not None:
             files[SNAPSHOT] = self.snapshot
         return files
+
+
+def variant_folder(name: str) -> str:
+    """Where a variant's files are, within the issue folder ("variants/economy.fr")."""
+    return f"{VARIANTS}/{name}"
 
 
 def read_snapshot(folder: Path) -> bytes:

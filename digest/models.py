@@ -245,6 +245,24 @@ class IssueSummary(Struct, frozen=True):
 class Recipient(Struct, frozen=True):
     email: str
     name: str = ""
+    variant: str = ""  # the name of the issue's variant this reader gets ("": the whole issue)
+
+
+class Variant(Struct, frozen=True, order=True):
+    """One version of an issue: the stories of some topics (none named: every story), in one
+    language ("": the newsletter's own). A reader gets exactly one, by their list columns."""
+
+    topics: tuple[str, ...] = ()  # sorted, each named in [segments.topics]
+    language: str = ""
+
+    @property
+    def name(self) -> str:
+        """The variant's folder and label: "all", "economy+security", "all.fr", "economy.fr"."""
+        base = "+".join(self.topics) or "all"
+        return f"{base}.{self.language}" if self.language else base
+
+
+WHOLE = Variant()  # every story in the newsletter's language: the issue folder itself
 
 
 class SendStatus(StrEnum):

@@ -27,7 +27,16 @@ from digest.config import MAX_BYTES, Config
 from digest.errors import InputError, parsing
 from digest.feeds.load import RawFeed
 from digest.files import read_member
-from digest.models import Feed, History, PastIssue, SourceReport, SourceStatus, feed_from_dict, feed_to_dict
+from digest.models import (
+    Feed,
+    History,
+    PastIssue,
+    SourceReport,
+    SourceStatus,
+    Variant,
+    feed_from_dict,
+    feed_to_dict,
+)
 from digest.selection.picks import Picks
 from digest.urls import is_url
 
@@ -52,6 +61,7 @@ class Snapshot(Struct, frozen=True):
     exports: tuple[tuple[str, bytes], ...]  # analytics files: (label, bytes)
     picks: Picks
     picks_file: tuple[str, bytes] | None = None
+    variants: tuple[Variant, ...] = ()  # built besides the whole issue
 
 
 def _json(value: Any) -> bytes:
@@ -108,6 +118,8 @@ def pack(snapshot: Snapshot) -> bytes:
         "picks": {"lead": snapshot.picks.lead, "editors_choice": list(snapshot.picks.editors_choice)},
         "picks_file": picks_file,
     }
+    if snapshot.variants:  # only then: a snapshot without variants stays byte for byte as it was
+        index["variants"] = [{"topics": list(v.topics), "language": v.language} for v in snapshot.variants]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in [(_INDEX, _json(index)), *files.items()]:
@@ -182,4 +194,5 @@ def _snapshot(index: dict[str, Any], read: Any) -> Snapshot:
         exports=tuple((e["label"], read(e["file"])) for e in index["analytics"]),
         picks=Picks(index["picks"]["lead"], tuple(index["picks"]["editors_choice"])),
         picks_file=(picks_file["label"], read(picks_file["file"])) if picks_file else None,
+        variants=tuple(Variant(tuple(v["topics"]), v["language"]) for v in index.get("variants", [])),
     )

@@ -283,6 +283,28 @@ class DkimConfig(_Section, frozen=True):
     ed25519_key_env: str = "DIGEST_DKIM_ED25519_KEY"
 
 
+TopicName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+LanguageTag = Annotated[str, Meta(pattern=rf"^{LANGUAGE_TAG}$")]
+
+
+class TopicConfig(_Section, frozen=True):
+    """A topic readers can choose: the stories in these categories or from these feeds."""
+
+    categories: list[str] = []  # as the feeds tag them (any case)
+    feeds: list[str] = []  # as named in sources.feeds
+
+
+class SegmentsConfig(_Section, frozen=True):
+    """Readers who want only some topics, or another language (the subscriber list's `topics`
+    and `language` columns): each distinct choice is a variant of the issue, built with it."""
+
+    # [segments.topics.economy] categories = ["Economy", "Energy"]: a reader's `topics` names them.
+    topics: dict[TopicName, TopicConfig] = {}
+    # The languages besides newsletter.language that variants are built in (shipped catalogs);
+    # a reader whose language is not among them gets the newsletter's.
+    languages: list[LanguageTag] = []
+
+
 class ArchiveConfig(_Section, frozen=True):
     """The web archive of past issues (`digest archive`)."""
 
@@ -313,6 +335,7 @@ class Config(_Section, frozen=True):
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     # The templates' words for this newsletter, over its language's catalog: the English message
     # as the key ("Editor's choice" = "Our picks").
     labels: dict[str, str] = {}

@@ -18,7 +18,7 @@ from digest._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from digest.render.issue import render_issue
-    from digest.render.labels import labels_for
+    from digest.render.labels import direction_of, labels_for
     from digest.render.manifest import ManifestSummary, build_manifest, manifest_json, read_manifest
     from digest.render.message import build_message
     from digest.render.templates import environment
@@ -27,6 +27,7 @@ __all__ = [
     "ManifestSummary",
     "build_manifest",
     "build_message",
+    "direction_of",
     "environment",
     "labels_for",
     "manifest_json",
@@ -39,6 +40,7 @@ __getattr__ = lazy_exports(
     {
         "render_issue": "digest.render.issue",
         "labels_for": "digest.render.labels",
+        "direction_of": "digest.render.labels",
         "ManifestSummary": "digest.render.manifest",
         "build_manifest": "digest.render.manifest",
         "manifest_json": "digest.render.manifest",

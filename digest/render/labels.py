@@ -19,7 +19,7 @@ import pickle
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from digest.config import Config
 from digest.errors import ConfigError, OutputError
@@ -167,6 +167,14 @@ def number_label(number: int, language: str) -> str:
     from babel.numbers import format_decimal
 
     return str(format_decimal(number, locale=_locale(language)))
+
+
+# Languages written right to left: a newsletter (or a variant) in one runs its columns that way.
+RTL = ("ar", "fa", "he", "ur", "ps", "yi")
+
+
+def direction_of(language: str) -> Literal["ltr", "rtl"]:
+    return "rtl" if language.split("-")[0].lower() in RTL else "ltr"
 
 
 def labels_for(config: Config) -> Labels:

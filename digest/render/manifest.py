@@ -84,9 +84,10 @@ def build_manifest(
     weights: WeightsConfig | None = None,
     merge_tags: tuple[str, ...] = (),
     analytics: Mapping[str, int] | None = None,
+    variants: Sequence[Mapping[str, object]] = (),
 ) -> dict[str, Any]:
     selection = issue.selection
-    return {
+    manifest = {
         "schema": SCHEMA_VERSION,
         "generator": f"digest {version()}",
         "issue": {
@@ -115,6 +116,9 @@ def build_manifest(
             for name, data in sorted(files.items())
         },
     }
+    if variants:  # each in its folder (variants/NAME/), with a manifest of its own
+        manifest["variants"] = list(variants)
+    return manifest
 
 
 def manifest_json(manifest: Mapping[str, Any]) -> bytes:

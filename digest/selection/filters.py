@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 
-from digest.config import SelectionConfig
+from digest.config import SelectionConfig, TopicConfig
 from digest.models import Item
 
 
@@ -41,3 +42,12 @@ def exclusion(item: Item, config: SelectionConfig) -> str | None:
     if source:
         return f"source {source} is in exclude_sources"
     return None
+
+
+def outside_topics(item: Item, topics: Mapping[str, TopicConfig]) -> str | None:
+    """Why `item` is in none of a variant's topics (a category or a feed each names), or None."""
+    categories = {c.casefold() for c in item.categories}
+    for topic in topics.values():
+        if categories & _folded(topic.categories) or any(s in topic.feeds for s in item.sources):
+            return None
+    return f"in none of the variant's topics ({', '.join(topics)})"

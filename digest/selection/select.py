@@ -24,9 +24,9 @@ from collections.abc import Mapping, Sequence
 from msgspec import Struct
 from msgspec.structs import replace
 
-from digest.config import SelectionConfig
+from digest.config import SelectionConfig, TopicConfig
 from digest.models import Decision, History, Item, Outcome, Pick, Score, Section, Selection, Window
-from digest.selection.filters import exclusion
+from digest.selection.filters import exclusion, outside_topics
 from digest.selection.picks import NO_PICKS, Picks
 from digest.selection.scoring import score
 from digest.urls import canonical_url, is_url
@@ -72,8 +72,10 @@ class _Run:
         window: Window,
         now: dt.datetime,
         history: History,
+        topics: Mapping[str, TopicConfig],
     ) -> None:
         self.items, self.config, self.window, self.history = items, config, window, history
+        self.topics = topics
         self.scores = {item.id: score(item, pageviews, config.weights, now) for item in items}
         self.used: set[str] = set()
         self.per_source: Counter[str] = Counter()
@@ -121,11 +123,15 @@ class _Run:
                 self.decide(item, Outcome.OUT_OF_WINDOW, why)
             elif (number := self.history.used_in(item)) is not None:
                 self.decide(item, Outcome.ALREADY_SENT, f"in issue #{number}")
-            elif (rule := exclusion(item, self.config)) is not None:
+            elif (rule := self.excluded(item)) is not None:
                 self.decide(item, Outcome.EXCLUDED, rule)
             else:
                 candidates.append(item)
         return candidates
+
+    def excluded(self, item: Item) -> str | None:
+        """Why the editor's rules, or the variant's topics, leave `item` out; None: they let it in."""
+        return exclusion(item, self.config) or (outside_topics(item, self.topics) if self.topics else None)
 
     def decide(self, item: Item, outcome: Outcome, reason: str, section: Section | None = None) -> None:
         self.decisions[item.id] = Decision(item, outcome, reason, section, self.score(item))
@@ -211,9 +217,11 @@ def select(
     now: dt.datetime,
     picks: Picks = NO_PICKS,
     history: History = FIRST_ISSUE,
+    topics: Mapping[str, TopicConfig] | None = None,
 ) -> Choice:
-    """Choose the issue's stories. `items` are unique by id (normalize.merge_duplicates)."""
-    run = _Run(items, pageviews, config, window, now, history)
+    """Choose the issue's stories. `items` are unique by id (normalize.merge_duplicates).
+    `topics`: a variant's, whose stories alone are candidates (pins always go in)."""
+    run = _Run(items, pageviews, config, window, now, history, topics or {})
     lead_pin = run.find(picks.lead) if picks.lead else None
     pinned_picks = [item for pin in picks.editors_choice if (item := run.find(pin)) is not None]
     candidates = run.screen()

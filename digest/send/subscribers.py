@@ -9,6 +9,7 @@ a list of 100,000 costs no more memory than one of 100.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -16,8 +17,9 @@ from typing import TextIO
 from msgspec import Struct, field
 
 from digest.addresses import MAX_ADDRESS, EmailNotValidError, sendable
+from digest.config import SegmentsConfig
 from digest.errors import InputError
-from digest.models import Recipient
+from digest.models import WHOLE, Recipient, Variant
 
 SKIPPED_STATUSES = {"unsubscribed", "bounced"}
 EXAMPLES = 20  # invalid rows remembered for the report; the rest are counted
@@ -34,7 +36,26 @@ class ListReport(Struct):
 
 class Subscriber(Struct, frozen=True):
     key: str  # the ledger's key: addresses.address_key
-    recipient: Recipient  # the address as sent (an IDNA domain in ASCII) and the name
+    recipient: Recipient  # the address as sent (an IDNA domain in ASCII), the name, the variant's name
+    variant: Variant = WHOLE
+
+
+NO_SEGMENTS = SegmentsConfig()
+_TOPICS = re.compile(r"[;,\s]+")  # "economy; security", "economy,security" or "economy security"
+
+
+def variant_of(topics: str, language: str, segments: SegmentsConfig) -> Variant | str:
+    """The variant a reader's `topics` and `language` cells choose, or why the row is wrong. A
+    column the config has no segments for is not read; a language no variant is built in gets
+    the newsletter's own."""
+    named: tuple[str, ...] = ()
+    if segments.topics:
+        named = tuple(sorted({t.lower() for t in _TOPICS.split(topics) if t}))
+        unknown = next((t for t in named if t not in segments.topics), None)
+        if unknown is not None:
+            return f"unknown topic {unknown!r} (segments.topics has {', '.join(segments.topics)})"
+    built = {tag.lower(): tag for tag in segments.languages}
+    return Variant(named, built.get(language.strip().lower(), ""))
 
 
 def _tidy(name: str) -> str:
@@ -53,8 +74,11 @@ def open_list(path: Path, label: str) -> TextIO:
         raise InputError(f"cannot read the subscriber list: {error.strerror}", path=label) from None
 
 
-def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Subscriber]:
-    """The list's valid subscribers in its order; what was left out goes into `report`."""
+def read_subscribers(
+    path: Path, label: str, report: ListReport, segments: SegmentsConfig = NO_SEGMENTS
+) -> Iterator[Subscriber]:
+    """The list's valid subscribers in its order, each with the variant their columns choose
+    (`segments`); what was left out goes into `report`."""
     with open_list(path, label) as handle:
         reader = csv.DictReader(handle)
         try:
@@ -76,7 +100,7 @@ def read_subscribers(path: Path, label: str, report: ListReport) -> Iterator[Sub
                 # The reader counts the line once it has parsed it, which it never did.
                 _invalid(report, reader.line_num + 1, "", f"not a row this list can have ({error})")
                 continue
-            subscriber = _subscriber(row, columns, reader.line_num, report)
+            subscriber = _subscriber(row, columns, reader.line_num, report, segments)
             if subscriber is not None:
                 yield subscriber
 
@@ -87,8 +111,12 @@ def _invalid(report: ListReport, line: int, address: str, why: str) -> None:
         report.invalid.append((line, address[:MAX_ADDRESS], why))
 
 
+def _cell(row: dict[str, str], columns: dict[str, str], name: str) -> str:
+    return (row.get(columns[name]) or "") if name in columns else ""
+
+
 def _subscriber(
-    row: dict[str, str], columns: dict[str, str], line: int, report: ListReport
+    row: dict[str, str], columns: dict[str, str], line: int, report: ListReport, segments: SegmentsConfig
 ) -> Subscriber | None:
     status = (row.get(columns["status"]) or "").strip().lower() if "status" in columns else ""
     if status in SKIPPED_STATUSES:
@@ -106,4 +134,27 @@ def _subscriber(
     if len(name) > MAX_NAME:
         _invalid(report, line, address, f"a name longer than {MAX_NAME} characters")
         return None
-    return Subscriber(address_sent.lower(), Recipient(address_sent, name))
+    variant = variant_of(_cell(row, columns, "topics"), _cell(row, columns, "language"), segments)
+    if isinstance(variant, str):
+        _invalid(report, line, address, variant)
+        return None
+    return Subscriber(address_sent.lower(), Recipient(address_sent, name, variant.name), variant)
+
+
+def variants_in(path: Path, label: str, segments: SegmentsConfig) -> set[Variant]:
+    """The variants the list's readers choose (none when there are no segments or no list): what
+    a build makes besides the whole issue."""
+    if not (segments.topics or segments.languages) or not path.is_file():
+        return set()
+    found = set()
+    with open_list(path, label) as handle:  # the two columns alone: no address is checked here
+        reader = csv.DictReader(handle)
+        try:
+            columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
+            for row in reader:
+                variant = variant_of(_cell(row, columns, "topics"), _cell(row, columns, "language"), segments)
+                if isinstance(variant, Variant):
+                    found.add(variant)
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise InputError(f"cannot read the subscriber list: {error}", path=label) from None
+    return found - {WHOLE}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 from digest.errors import StateError
@@ -12,6 +13,7 @@ from digest.models import (
     Issue,
     IssueSummary,
     PastIssue,
+    Pick,
 )
 from digest.state.db import Table
 
@@ -80,8 +82,13 @@ class Issues(Table):
             for number, date, subject, folder, *counts in rows
         ]
 
-    def record_issue(self, issue: Issue, folder: Path) -> None:
-        """The issue and the stories it used, in one transaction; a rebuild replaces its row."""
+    def record_issue(self, issue: Issue, folder: Path, variants: Sequence[Issue] = ()) -> None:
+        """The issue and the stories it used (its variants' too: none is picked again for anyone),
+        in one transaction; a rebuild replaces its row."""
+        picks: dict[str, Pick] = {}
+        for one in (issue, *variants):
+            for pick in one.selection.picks:
+                picks.setdefault(pick.item.id, pick)
         with self._db:
             self._db.execute(
                 "DELETE FROM issues WHERE date = ? OR number = ?", (issue.date.isoformat(), issue.number)
@@ -110,6 +117,6 @@ class Issues(Table):
                         p.section.value,
                         p.rank,
                     )
-                    for p in issue.selection.picks
+                    for p in picks.values()
                 ],
             )
