@@ -334,11 +334,11 @@ def _variant(
 ) -> BuiltVariant:
     """One variant selected (unless `choice` is given), rendered within the budget, checked."""
     topics = {name: config.segments.topics[name] for name in variant.topics}
-    choice = choice or _choose(inputs, config, now, history, window, topics)
-    if not choice.selection.picks:
-        return BuiltVariant(
-            variant, skipped=f"no story in its topics ({', '.join(variant.topics)}) this time"
-        )
+    if choice is None:
+        choice = _choose(inputs, config, now, history, window, topics)
+        if not choice.new:  # the pins alone are no issue for a reader who chose topics
+            why = f"no new story in its topics ({', '.join(variant.topics)})"
+            return BuiltVariant(variant, skipped=why)
     config = variant_config(config, variant)
     date = now.date()
     selection, rendered = _within_budget(choice.selection, config, date, history.number)

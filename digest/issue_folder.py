@@ -101,6 +101,8 @@ class PersonalIssue(Struct, frozen=True):
     html: str
     text: str
     unsubscribe_url: str | None  # with {email} and {token} when personal
+    # The issue's other variants by name: None when built (read with `read_variant`), else why not.
+    variants: dict[str, str | None] = {}
 
 
 def _optional(path: Path) -> bytes | None:
@@ -140,9 +142,15 @@ def read_personal(folder: Path, number: int) -> PersonalIssue:
             html=(folder / PERSONAL_HTML).read_text(encoding="utf-8"),
             text=(folder / PERSONAL_TEXT).read_text(encoding="utf-8"),
             unsubscribe_url=manifest.personal_unsubscribe_url or manifest.unsubscribe_url,
+            variants=manifest.variants,
         )
     except (OSError, ValueError) as error:
         raise _not_built(folder, error) from None
+
+
+def read_variant(issue: PersonalIssue, name: str) -> PersonalIssue:
+    """Variant `name` of the issue (its own folder within the issue's), as `send` fills it."""
+    return read_personal(issue.folder / variant_folder(name), issue.number)
 
 
 def read_page(folder: Path) -> str:

@@ -23,6 +23,7 @@ from digest.models import (
     Window,
 )
 from digest.state import DB_NAME, MIGRATIONS, SCHEMA_VERSION, open_state
+from digest.state.migrations import _one_key_per_address
 
 from .conftest import SAMPLE
 
@@ -97,13 +98,13 @@ def test_a_mistake_of_the_callers_is_not_blamed_on_the_database(tmp_path: Path) 
     """A constraint the caller breaks, or SQL it gets wrong, is a bug to see as it is, not a
     'damaged database' message sending the editor to look at a healthy file."""
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"), open_state(tmp_path) as state:
-        state.ledger(1).take_list([("a@x.example", "a@x.example", "")])
+        state.ledger(1).take_list([("a@x.example", "a@x.example", "", "")])
         state.ledger(1).record("a@x.example", "delivered-ish")  # type: ignore[arg-type]
     with pytest.raises(sqlite3.OperationalError, match="no such table"), open_state(tmp_path) as state:
         state.ledger(1)._db.execute("SELECT * FROM no_such_table")
     with open_state(tmp_path) as state:  # and the database is as good as before
         ledger = state.ledger(1)
-        ledger.take_list([("a@x.example", "a@x.example", "")])
+        ledger.take_list([("a@x.example", "a@x.example", "", "")])
         assert ledger.counts() == {"queued": 1}
 
 
@@ -173,7 +174,7 @@ def test_an_older_schema_is_migrated_forward_and_keeps_its_data(tmp_path: Path) 
 
 def test_addresses_kept_with_a_unicode_domain_migrate_to_the_one_key(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / DB_NAME)
-    steps = MIGRATIONS[: SCHEMA_VERSION - 1]
+    steps = MIGRATIONS[: MIGRATIONS.index(_one_key_per_address)]
     for number, step in enumerate(steps):
         assert isinstance(step, str)
         db.executescript(f"{step} PRAGMA user_version = {number + 1};")

@@ -56,6 +56,12 @@ def build(
     explain: Annotated[
         bool, typer.Option("--explain", help="Print every story with its score and why it was (not) picked.")
     ] = False,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant", metavar="NAME", help="With --explain: that variant's stories (economy.fr)."
+        ),
+    ] = None,
     analytics_period: Annotated[
         str | None,
         typer.Option(
@@ -76,7 +82,9 @@ def build(
         settings = settings_for(
             config, feeds=feed, date=date, out=out, lead=lead, picks=pick, analytics_period=period
         )
-        _build(settings, explain=explain)
+        if variant and not explain:
+            raise ConfigError("--variant goes with --explain: which variant's choices to print")
+        _build(settings, explain=explain, variant=variant)
 
 
 def _period(text: str) -> tuple[dt.date, dt.date]:
@@ -136,7 +144,7 @@ def rebuild(
         report_build(target, built)
 
 
-def _build(settings: "Config", *, explain: bool = False) -> None:
+def _build(settings: "Config", *, explain: bool = False, variant: str | None = None) -> None:
     from digest.build import build as build_issue
     from digest.build import issue_day
     from digest.config import output_dir, state_dir
@@ -147,7 +155,7 @@ def _build(settings: "Config", *, explain: bool = False) -> None:
     folder, built = build_issue(
         settings, now, output_dir(settings, cwd), state_dir(settings, cwd), env=os.environ
     )
-    report_build(folder, built, explain=explain)
+    report_build(folder, built, explain=explain, variant=variant)
 
 
 @commands.command(short_help="Check an issue: inbox rules, deliverability.")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from digest.errors import DigestError, ExitCode
+from digest.errors import ConfigError, DigestError, ExitCode
 from digest.resources import version
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from digest.build import Built
     from digest.config import Config
-    from digest.models import Selection
+    from digest.models import Issue, Selection
     from digest.send import SendReport
 
 
@@ -134,16 +134,29 @@ def print_explanation(selection: "Selection") -> None:
     print_table(table)
 
 
-def report_build(folder: Path, built: "Built", *, explain: bool = False) -> None:
+def report_build(folder: Path, built: "Built", *, explain: bool = False, variant: str | None = None) -> None:
     if built.analytics:
         say("analytics", built.analytics.line().removeprefix("analytics: "))
     for warning in built.warnings:
         say("warning", warning)
+    for skipped in (v for v in built.variants if v.skipped):
+        say("variant", f"{skipped.variant.name} skipped: {skipped.skipped}")
     if explain:
-        print_explanation(built.issue.selection)
+        issue = built.issue if not variant else _variant_issue(built, variant)
+        print_explanation(issue.selection)
         if built.analytics:  # what the views column rests on
             typer.echo(built.analytics.line())
     typer.echo(str(folder))
+
+
+def _variant_issue(built: "Built", name: str) -> "Issue":
+    found = next((v for v in built.variants if v.variant.name == name), None)
+    if found is None:
+        names = ", ".join(v.variant.name for v in built.variants) or "none: see [segments]"
+        raise ConfigError(f"--variant: no variant {name!r} in this issue (it has {names})")
+    if found.issue is None:
+        raise ConfigError(f"--variant: {name} was skipped: {found.skipped}")
+    return found.issue
 
 
 def report_send(settings: "Config", report: "SendReport") -> None:

@@ -133,6 +133,8 @@ class ManifestSummary(Struct, frozen=True):
     unsubscribe_url: str | None
     personal_unsubscribe_url: str | None  # with {email} and {token} still to fill
     merge_tags: tuple[str, ...]
+    # The issue's variants by name: None for one built (in variants/NAME/), else why it was skipped.
+    variants: dict[str, str | None] = {}
 
 
 def read_manifest(data: bytes) -> ManifestSummary:
@@ -146,6 +148,7 @@ def read_manifest(data: bytes) -> ManifestSummary:
             unsubscribe_url=issue.get("unsubscribe_url"),
             personal_unsubscribe_url=issue.get("personal_unsubscribe_url"),
             merge_tags=tuple(manifest.get("merge_tags", ())),
+            variants={str(v["name"]): v.get("skipped") for v in manifest.get("variants", ())},
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(

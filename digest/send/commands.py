@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 from digest import issue_folder
@@ -18,8 +19,8 @@ from digest.config.secrets import read_secrets
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import Recipient, Unconfirmed
-from digest.send.copies import Copies
-from digest.send.delivery import Progress, SendReport, send_issue, send_one
+from digest.send.copies import Copies, IssueCopies
+from digest.send.delivery import Progress, SendReport, assigned, send_issue, send_one
 from digest.send.dkim import Signer, load_keys
 from digest.send.lock import sender_lock
 from digest.send.subscribers import ListReport, Subscriber, read_subscribers
@@ -39,7 +40,8 @@ def _read_issue(state_dir: Path, which: str | None) -> PersonalIssue:
 
 
 def _subscribers(config: Config, report: ListReport) -> Iterator[Subscriber]:
-    return read_subscribers(Path(config.resolve(config.send.subscribers)), config.send.subscribers, report)
+    path = Path(config.resolve(config.send.subscribers))
+    return read_subscribers(path, config.send.subscribers, report, config.segments)
 
 
 def send_all(
@@ -112,11 +114,13 @@ def dry_run(
     `digest send` would send."""
     issue = _read_issue(state_dir, which)
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
-    copies = Copies(
-        issue, config, now=now, secret=secrets.unsubscribe, signer=Signer(load_keys(config, env), now)
+    signer = Signer(load_keys(config, env), now)
+    copies = IssueCopies(
+        issue, partial(Copies, config=config, now=now, secret=secrets.unsubscribe, signer=signer)
     )
+    rows = assigned(_subscribers(config, ListReport()), issue.variants, ListReport())
     files = (
-        (f"{n:05d}-{_SLASHES.sub('_', s.key)}.eml", copies.for_recipient(s.recipient))
-        for n, s in enumerate(_subscribers(config, ListReport()), start=1)
+        (f"{n:05d}-{_SLASHES.sub('_', key)}.eml", copies.for_recipient(Recipient(address, name, variant)))
+        for n, (key, address, name, variant) in enumerate(rows, start=1)
     )
     return issue_folder.write_folder(out or issue.folder / issue_folder.DRY_RUN, files)

@@ -22,12 +22,12 @@ import base64
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email import quoprimime
 from email.headerregistry import Address
 
 from digest.config import Config
-from digest.issue_folder import PersonalIssue
+from digest.issue_folder import PersonalIssue, read_variant
 from digest.models import Recipient
 from digest.render.markers import MARKED, html_values, text_values
 from digest.render.message import POLICY, compose, list_unsubscribe
@@ -338,6 +338,28 @@ class Copies:
             filled[_HTML_LINE] = html.encode(html_values(fill))
         copy = signature + b"".join(filled.get(piece, piece) for piece in self.pieces)
         return copy + b".\r\n" if wire else copy
+
+
+class IssueCopies:
+    """Each reader's copy of the variant they get (`Recipient.variant`; "": the whole issue): one
+    `Copies` per variant (`make`), its files read when the run starts, composed when first needed."""
+
+    def __init__(self, issue: PersonalIssue, make: Callable[[PersonalIssue], Copies]) -> None:
+        self.issues = {"": issue} | {
+            name: read_variant(issue, name) for name, skipped in issue.variants.items() if skipped is None
+        }
+        self.make, self.made = make, dict[str, Copies]()
+
+    def _copies(self, name: str) -> Copies:
+        if name not in self.made:
+            self.made[name] = self.make(self.issues[name])
+        return self.made[name]
+
+    def for_recipient(self, recipient: Recipient) -> bytes:
+        return self._copies(recipient.variant).for_recipient(recipient)
+
+    def wire(self, recipient: Recipient) -> bytes:
+        return self._copies(recipient.variant).wire(recipient)
 
 
 class _Signing:

@@ -34,7 +34,7 @@ from digest.config.secrets import Secrets
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
 from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
-from digest.send.copies import Copies
+from digest.send.copies import Copies, IssueCopies
 from digest.send.dkim import Signer
 from digest.send.personalize import envelope_sender, personal_message
 from digest.send.subscribers import ListReport, Subscriber
@@ -102,6 +102,8 @@ class SendReport(Struct):
             parts.append(f"{self.listed.invalid_count} invalid addresses skipped")
         if self.listed.skipped:
             parts.append(f"{self.listed.skipped} unsubscribed or bounced skipped")
+        for name, (why, count) in sorted(self.listed.skipped_variants.items()):
+            parts.append(f"{count} reader{'s' * (count != 1)} of variant {name} skipped: {why}")
         return f"{', '.join(parts)} of {self.total} recipients"
 
 
@@ -161,7 +163,9 @@ class Plan:
             rows = self.ledger.pending(self.read_to)
             if rows:
                 self.read_to = rows[-1][0]
-            self.batch.extend(Job(seq, key, Recipient(address, name)) for seq, key, address, name in rows)
+            self.batch.extend(
+                Job(seq, key, Recipient(address, name, variant)) for seq, key, address, name, variant in rows
+            )
         return self.batch.popleft() if self.batch else None
 
     def next(self) -> Job | None:
@@ -342,10 +346,32 @@ def _run_sessions(
         raise errors[0]
 
 
-def prepare(ledger: Ledger, subscribers: Iterator[Subscriber], unconfirmed: Unconfirmed | None) -> int:
+def assigned(
+    subscribers: Iterator[Subscriber], variants: Mapping[str, str | None], listed: ListReport
+) -> Iterator[tuple[str, str, str, str]]:
+    """Each reader with the variant they get: theirs when the issue has it (a variant chosen after
+    the build gets the whole issue); the readers of a variant skipped this time are left out,
+    counted in `listed` with the reason."""
+    for subscriber in subscribers:
+        recipient = subscriber.recipient
+        name = recipient.variant if recipient.variant in variants else ""
+        skipped = variants.get(name) if name else None
+        if skipped:
+            listed.skip_variant(name, skipped)
+            continue
+        yield subscriber.key, recipient.email, recipient.name, name
+
+
+def prepare(
+    ledger: Ledger,
+    subscribers: Iterator[Subscriber],
+    unconfirmed: Unconfirmed | None,
+    variants: Mapping[str, str | None] | None = None,
+    listed: ListReport | None = None,
+) -> int:
     """Take the list into the ledger (queueing those it does not know), find what a dead run
     left 'sending' (now 'unconfirmed'), settle those as the editor said. Returns the list's size."""
-    total = ledger.take_list((s.key, s.recipient.email, s.recipient.name) for s in subscribers)
+    total = ledger.take_list(assigned(subscribers, variants or {}, listed or ListReport()))
     ledger.interrupted()
     if unconfirmed is Unconfirmed.RESEND:
         ledger.settle_unconfirmed(SendStatus.QUEUED)
@@ -378,12 +404,14 @@ def send_issue(
     `now` is the messages' Date; `wall` the clock the daily limit counts by; `clock` and
     `sleep` pace the messages (tests give their own). `signer`: each copy DKIM-signed.
     """
-    total = prepare(ledger, subscribers, unconfirmed)
+    total = prepare(ledger, subscribers, unconfirmed, issue.variants, listed)
     before = ledger.counts()
     already = sum(before.get(s, 0) for s in DELIVERED)
     policy = Policy.of(config.smtp)
     plan = Plan(ledger, policy, total=total, done=already, progress=progress, clock=clock, wall=wall)
-    copies = Copies(issue, config, now=now, secret=secrets.unsubscribe, signer=signer)
+    copies = IssueCopies(
+        issue, partial(Copies, config=config, now=now, secret=secrets.unsubscribe, signer=signer)
+    )
     sender = envelope_sender(config, secrets.unsubscribe)
     make = transport or transport_maker()
     sessions = [make(config, secrets.password) for _ in range(policy.connections)]

@@ -32,6 +32,12 @@ class ListReport(Struct):
     invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, address, why), the first few
     invalid_count: int = 0
     skipped: int = 0  # unsubscribed or bounced
+    # Readers of a variant that has nothing this time: variant name → (why, how many)
+    skipped_variants: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def skip_variant(self, name: str, why: str) -> None:
+        _, count = self.skipped_variants.get(name, (why, 0))
+        self.skipped_variants[name] = (why, count + 1)
 
 
 class Subscriber(Struct, frozen=True):
@@ -138,7 +144,8 @@ def _subscriber(
     if isinstance(variant, str):
         _invalid(report, line, address, variant)
         return None
-    return Subscriber(address_sent.lower(), Recipient(address_sent, name, variant.name), variant)
+    chosen = "" if variant == WHOLE else variant.name  # "": the whole issue, in the folder itself
+    return Subscriber(address_sent.lower(), Recipient(address_sent, name, chosen), variant)
 
 
 def variants_in(path: Path, label: str, segments: SegmentsConfig) -> set[Variant]:

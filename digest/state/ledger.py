@@ -63,23 +63,26 @@ class Ledger:
     def __init__(self, db: sqlite3.Connection, number: int) -> None:
         self._db, self.number = db, number
 
-    def take_list(self, recipients: Iterable[tuple[str, str, str]]) -> int:
-        """This run's recipients, (key, address, name) in list order: remembered for the run, and
-        queued when the ledger does not know them yet. Returns how many there are (one a key)."""
+    def take_list(self, recipients: Iterable[tuple[str, str, str, str]]) -> int:
+        """This run's recipients, (key, address, name, variant) in list order: remembered for the
+        run, and queued when the ledger does not know them yet. Returns how many there are (one
+        a key)."""
         db = self._db
         db.execute("DROP TABLE IF EXISTS temp.run_list")
         db.execute(
-            "CREATE TEMP TABLE run_list (seq INTEGER PRIMARY KEY, key TEXT UNIQUE, address TEXT, name TEXT)"
+            "CREATE TEMP TABLE run_list"
+            " (seq INTEGER PRIMARY KEY, key TEXT UNIQUE, address TEXT, name TEXT, variant TEXT)"
         )
         rows = iter(recipients)
         with db:
             while batch := list(itertools.islice(rows, self.BATCH)):
                 db.executemany(
-                    "INSERT OR IGNORE INTO temp.run_list (key, address, name) VALUES (?, ?, ?)", batch
+                    "INSERT OR IGNORE INTO temp.run_list (key, address, name, variant) VALUES (?, ?, ?, ?)",
+                    batch,
                 )
             db.execute(
-                "INSERT OR IGNORE INTO sends (issue_number, email, status)"
-                " SELECT ?, key, 'queued' FROM temp.run_list",
+                "INSERT OR IGNORE INTO sends (issue_number, email, status, variant)"
+                " SELECT ?, key, 'queued', variant FROM temp.run_list",
                 (self.number,),
             )
             # The suppression list as it is now: suppressed ones are never mailed; one taken off
@@ -96,10 +99,11 @@ class Ledger:
             )
         return int(db.execute("SELECT count(*) FROM temp.run_list").fetchone()[0])
 
-    def pending(self, after: int = 0, limit: int = BATCH) -> list[tuple[int, str, str, str]]:
-        """The next queued recipients of this run after position `after`: (seq, key, address, name)."""
+    def pending(self, after: int = 0, limit: int = BATCH) -> list[tuple[int, str, str, str, str]]:
+        """The next queued recipients of this run after position `after`: (seq, key, address,
+        name, the variant they get: as the ledger first queued them, so a rerun sends the same)."""
         return self._db.execute(
-            "SELECT r.seq, r.key, r.address, r.name FROM temp.run_list r"
+            "SELECT r.seq, r.key, r.address, r.name, s.variant FROM temp.run_list r"
             " JOIN sends s ON s.issue_number = ? AND s.email = r.key"
             " WHERE s.status = 'queued' AND r.seq > ? ORDER BY r.seq LIMIT ?",
             (self.number, after, limit),

@@ -127,6 +127,8 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     DROP TABLE soft_bounces;
     """,
     _one_key_per_address,
+    # Which variant of the issue (topics, language) each reader was queued for: history counts them.
+    "ALTER TABLE sends ADD COLUMN variant TEXT NOT NULL DEFAULT '';",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
