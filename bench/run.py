@@ -7,6 +7,7 @@ Building the sample issue:
 Feeds (bench_feeds.py): load + normalize throughput on a 20,000-item feed against
 feedparser alone, and a build from 20 loopback feeds of which one is slow.
 Selection (bench_selection.py): choosing an issue among 20,000 candidates.
+Variants (bench_variants.py): a cold build with 24 variants against the whole issue alone.
 Sending (bench_send.py): against an SMTP server in its own process: one connection against a bare
 smtplib loop, 8 connections against 1 to a slow server, peak memory at 50,000 against 1,000.
 Preview (bench_preview.py): a saved template to the new version served.
@@ -32,6 +33,7 @@ import bench_preview
 import bench_selection
 import bench_send
 import bench_startup
+import bench_variants
 from measure import run_measured
 
 from digest.build import build, compose_issue, read_inputs
@@ -119,6 +121,8 @@ def main() -> None:
     bench_feeds.slow_feed_among_twenty()
     print()
     bench_selection.twenty_thousand()
+    print()
+    bench_variants.figures()
     print()
     bench_preview.rebuild_latency()
     print()
