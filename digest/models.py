@@ -215,6 +215,13 @@ class IssueSummary(Struct, frozen=True):
     suppressed: int = 0  # of those, on the suppression list: never mailed
     bounces: int = 0  # addresses whose copy bounced (hard or soft), from the feedback mailbox
     complaints: int = 0
+    by_variant: dict[str, int] = {}  # copies sent of each variant ("": the whole issue), when it had any
+
+    def variants_line(self) -> str | None:
+        """ "all 120, analysis 30, analysis.fr 12": what went out of each variant, when there were some."""
+        if set(self.by_variant) <= {""}:
+            return None
+        return ", ".join(f"{name or 'all'} {count}" for name, count in sorted(self.by_variant.items()))
 
     def rate(self, count: int) -> float | None:
         """`count` as a share of the copies delivered (None before any)."""

@@ -99,6 +99,10 @@ def test_each_reader_gets_exactly_their_variant_once(cli: Cli, smtp: SmtpServer)
         assert french == variant.endswith(".fr"), address
         number = manifest["issue"]["number"]
         assert f".{copy_key(number, address, SECRET)}@" in str(message["Message-ID"]), address
+    history = cli("history", "--config", str(config))
+    assert "#1 sent by variant: all 1, analysis 1, analysis+opinion 1, analysis+opinion.fr 1, analysis.fr 1," in (
+        history.stdout
+    )
     # The analysis readers see analysis stories (and the pinned lead), nothing of opinion alone.
     assert variant_stories(issue, "analysis") < variant_stories(issue, "")
     assert variant_stories(issue, "analysis") != variant_stories(issue, "opinion")

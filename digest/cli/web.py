@@ -87,6 +87,10 @@ def history(config: ConfigOption = None) -> None:
                 _rate(row.complaints, row.rate(row.complaints)),
             )
         print_table(table)
+        for row in rows:
+            line = row.variants_line()
+            if line:
+                typer.echo(f"#{row.number} sent by variant: {line}")
         typer.echo(f"{len(rows)} issue{'s' * (len(rows) != 1)}")
         for row in rows:
             for warning in row.warnings:

@@ -77,9 +77,39 @@ class Issues(Table):
             " FROM issues s ORDER BY s.date DESC",
             DELIVERED,
         )
+        variants: dict[int, dict[str, int]] = {}
+        for number, variant, count in self._db.execute(
+            "SELECT issue_number, variant, count(*) FROM sends WHERE status IN (?, ?)"
+            " GROUP BY issue_number, variant",
+            DELIVERED,
+        ):
+            variants.setdefault(number, {})[variant] = count
         return [
-            IssueSummary(number, dt.date.fromisoformat(date), subject, Path(folder), *counts)
-            for number, date, subject, folder, *counts in rows
+            IssueSummary(
+                number,
+                dt.date.fromisoformat(date),
+                subject,
+                Path(folder),
+                items,
+                sent,
+                recipients,
+                suppressed,
+                bounces,
+                complaints,
+                by_variant=variants.get(number, {}),
+            )
+            for (
+                number,
+                date,
+                subject,
+                folder,
+                items,
+                sent,
+                recipients,
+                suppressed,
+                bounces,
+                complaints,
+            ) in rows
         ]
 
     def record_issue(self, issue: Issue, folder: Path, variants: Sequence[Issue] = ()) -> None:
