@@ -160,3 +160,30 @@ def test_it_answers_only_to_its_own_address_against_dns_rebinding(
 
 def test_it_listens_on_loopback_only_by_default(running: Running) -> None:
     assert running.server.server_address[0] == "127.0.0.1"
+
+
+def test_the_switch_shows_each_variant_of_the_issue(browser: Browser, tmp_path: Path) -> None:
+    folder = tmp_path / "segmented"
+    shutil.copytree(SAMPLE, folder)
+    with (folder / "digest.toml").open("a") as config:
+        config.write(
+            '\n[state]\ndir = "state"\n[segments]\nlanguages = ["fr"]\n'
+            '[segments.topics.analysis]\ncategories = ["Analysis"]\n'
+        )
+    (folder / "subscribers.csv").write_text(
+        "email,topics,language\na@example.org,analysis,fr\nb@example.org,,\n"
+    )
+    server = start(Preview(load_config(folder / "digest.toml"), folder / "state"))
+    try:
+        page = browser.new_page()
+        page.goto(server.url)
+        expect(page.locator("#variants a")).to_have_text(["all", "analysis.fr"])
+        whole = page.locator("#explain").inner_text()
+        page.get_by_role("link", name="analysis.fr").click()
+        expect(page.locator('#variants a[aria-current="page"]')).to_have_text("analysis.fr")
+        frame = page.frame_locator("#desktop")
+        expect(frame.get_by_text("Le choix de la rédaction").first).to_be_visible()
+        assert "in none of the variant's topics (analysis)" in page.locator("#explain").inner_text()
+        assert "in none of the variant's topics" not in whole
+    finally:
+        server.close()

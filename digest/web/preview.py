@@ -23,16 +23,16 @@ from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from msgspec import Struct
 from watchfiles import watch
 
 from digest import issue_folder
-from digest.build import Built, compose_issue, issue_day, read_inputs, window_dates
+from digest.build import Built, compose_issue, issue_day, read_inputs, variants_wanted, window_dates
 from digest.config import Config, user_templates
 from digest.errors import DigestError
-from digest.models import Feed, issue_moment
+from digest.models import Feed, Issue, issue_moment
 from digest.render.templates import environment
 from digest.resources import templates_dir
 from digest.selection import EXPLAIN_COLUMNS, explain_rows, issue_window
@@ -77,7 +77,7 @@ class Preview:
                 period = window_dates(issue_window(moment, self.config.selection, history))
                 inputs = read_inputs(self.config, state, reuse=reuse, period=period, env=os.environ)
             self._feeds = {self.config.resolve(f.source): f for f in inputs.feeds if is_url(f.source)}
-            built = compose_issue(inputs, self.config, moment, history)
+            built = compose_issue(inputs, self.config, moment, history, variants=variants_wanted(self.config))
         except DigestError as failure:
             error = str(failure)
         with self.changed:
@@ -115,26 +115,39 @@ class Preview:
             self.rebuild()
 
 
-def _headers(built: Built) -> list[tuple[str, str]]:
-    message = email.message_from_bytes(built.files[issue_folder.MESSAGE], policy=policy.default)
+def shown(built: Built, name: str) -> tuple[Issue, bytes]:
+    """The issue and message of variant `name` ("" or unknown: the whole issue)."""
+    for variant in built.variants:
+        if variant.variant.name == name and variant.issue and variant.contents:
+            return variant.issue, variant.contents.message
+    return built.issue, built.files[issue_folder.MESSAGE]
+
+
+def _headers(message_bytes: bytes) -> list[tuple[str, str]]:
+    message = email.message_from_bytes(message_bytes, policy=policy.default)
     wanted = ("From", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
     return [(name, " ".join(str(message[name]).split())) for name in wanted if message[name]]
 
 
-def page(preview: Preview) -> str:
+def page(preview: Preview, variant: str = "") -> str:
+    """The preview page of the whole issue, or of one `variant` (a switch lists them all)."""
     snapshot = preview.snapshot
     built = snapshot.built
+    issue, message = shown(built, variant) if built else (None, b"")
+    current = variant if built and issue is not built.issue else ""  # "": the whole issue
     env = environment()
     return env.get_template(PAGE_TEMPLATE).render(
         newsletter=preview.config.newsletter,
         version=snapshot.version,
         error=snapshot.error,
         built=built,
-        rendered=built.issue.rendered if built else None,
-        headers=_headers(built) if built else [],
+        rendered=issue.rendered if issue else None,
+        headers=_headers(message) if built else [],
         columns=EXPLAIN_COLUMNS,
-        explain=explain_rows(built.issue.selection) if built else [],
+        explain=explain_rows(issue.selection) if issue else [],
         seconds=snapshot.seconds,
+        variant=current,
+        variants=[(v.variant.name, v.skipped) for v in built.variants] if built else [],
     )
 
 
@@ -182,16 +195,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send(421, b"this preview answers to its own address only\n", "text/plain; charset=utf-8")
             return
         path, _, query = self.path.partition("?")
+        asked = parse_qs(query)
+        variant = (asked.get("variant") or [""])[0]
         snapshot = self.preview.snapshot
         if path == "/":
-            self._send(200, page(self.preview).encode(), "text/html; charset=utf-8")
+            self._send(200, page(self.preview, variant).encode(), "text/html; charset=utf-8")
         elif path == "/issue.html" and snapshot.built:
-            scheme = "dark" if "scheme=dark" in query else "light"
-            self._send(
-                200,
-                with_scheme(snapshot.built.issue.rendered.html, scheme).encode(),
-                "text/html; charset=utf-8",
-            )
+            scheme = "dark" if (asked.get("scheme") or [""])[0] == "dark" else "light"
+            issue, _ = shown(snapshot.built, variant)
+            self._send(200, with_scheme(issue.rendered.html, scheme).encode(), "text/html; charset=utf-8")
         elif path == "/version":
             body = json.dumps(
                 {"version": snapshot.version, "error": snapshot.error, "seconds": snapshot.seconds}
