@@ -24,7 +24,7 @@ from digest.analytics import Coverage, PageViews, Site, coverage, page_views, re
 from digest.analytics.api import fetch_api, is_api
 from digest.check import HTML_LIMIT, Parts, check
 from digest.config import Config, TopicConfig, user_templates
-from digest.errors import ConfigError, NothingNewError, SourceError
+from digest.errors import ConfigError, DigestError, NothingNewError, SourceError
 from digest.feeds import Limits, Loaded, Source, load_sources, merge_duplicates
 from digest.feeds.load import RawFeed
 from digest.files import read_input_bytes
@@ -83,6 +83,14 @@ class Inputs(Struct, frozen=True):
     raw_feeds: tuple[RawFeed, ...] = ()
     exports: tuple[tuple[str, bytes], ...] = ()  # analytics files, (label, bytes)
     picks_file: tuple[str, bytes] | None = None
+
+
+class Month(Struct, frozen=True):
+    """The month's earlier issues' inputs, for the monthly variants of its last issue."""
+
+    start: dt.datetime
+    feeds: tuple[Feed, ...] = ()
+    exports: tuple[tuple[str, bytes], ...] = ()
 
 
 class BuiltVariant(Struct, frozen=True):
@@ -237,13 +245,15 @@ def compose_issue(
     history: History = FIRST_ISSUE,
     snapshot: bytes | None = None,
     variants: Sequence[Variant] = (),
+    month: Month | None = None,
 ) -> Built:
     """The issue dated `now`, from its inputs and what earlier issues did: pure, no I/O.
 
     Selects the stories (`NothingNewError` below `selection.min_items`), renders them within
     the HTML size budget, composes `message.eml`, runs the inbox check (its violations become
     warnings) and writes the manifest over the other files. Each of `variants` (its readers'
-    topics and language) is selected and rendered the same way into a folder of its own.
+    topics and language) is selected and rendered the same way into a folder of its own; a
+    monthly one from `month`'s stories and this issue's, over the whole month.
     """
     window = issue_window(now, config.selection, history)
     choice = _choose(inputs, config, now, history, window)
@@ -261,10 +271,13 @@ def compose_issue(
     reached = _coverage(inputs, window)
     warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error)
     warnings += reached.warnings if reached else ()
-    built = [
-        _variant(inputs, config, now, history, window, variant, choice if variant == WHOLE else None)
-        for variant in (WHOLE, *sorted(set(variants) - {WHOLE}))
-    ]
+    built = [_variant(inputs, config, now, history, window, WHOLE, choice)]
+    monthly = _monthly(inputs, config, now, history, month)
+    for variant in sorted(set(variants) - {WHOLE}):
+        if not variant.monthly:
+            built.append(_variant(inputs, config, now, history, window, variant))
+        elif monthly is not None:  # only the month's last issue has monthly variants
+            built.append(_variant(*monthly, variant))
     whole = built[0]
     assert whole.issue is not None and whole.contents is not None  # the whole issue has its stories
     files = whole.contents.files()
@@ -290,6 +303,21 @@ def compose_issue(
         analytics=reached,
         variants=tuple(built[1:]),
     )
+
+
+def _monthly(
+    inputs: Inputs, config: Config, now: dt.datetime, history: History, month: Month | None
+) -> tuple[Inputs, Config, dt.datetime, History, Window] | None:
+    """What a monthly variant is chosen from: the month's stories (its earlier issues' feeds and
+    this one's, each story once), its page views added up, the whole month as the window; and
+    no story is 'already sent' (a monthly reader got none of the weekly issues)."""
+    if month is None:
+        return None
+    feeds = (*month.feeds, *inputs.feeds)
+    merged = replace(
+        inputs, items=merge_duplicates(feeds), pageviews=views_of(config, (*month.exports, *inputs.exports))
+    )
+    return merged, config, now, History(number=history.number), Window(start=month.start, end=now)
 
 
 def _choose(
@@ -337,7 +365,7 @@ def _variant(
     if choice is None:
         choice = _choose(inputs, config, now, history, window, topics)
         if not choice.new:  # the pins alone are no issue for a reader who chose topics
-            why = f"no new story in its topics ({', '.join(variant.topics)})"
+            why = f"no new story in its topics ({', '.join(variant.topics)})" if topics else "no new story"
             return BuiltVariant(variant, skipped=why)
     config = variant_config(config, variant)
     date = now.date()
@@ -416,19 +444,48 @@ def build(
             period = window_dates(issue_window(now, config.selection, history))
             inputs = read_inputs(config, state, period=period, env=env)
             variants = variants_wanted(config)
+            month = None
+            if any(v.monthly for v in variants):
+                if month_end(now.date(), config):
+                    month = month_of(state, config, now)
+                else:  # monthly readers wait for the month's last issue
+                    variants = tuple(v for v in variants if not v.monthly)
         with _stage("compose the issue"):
-            kept = pack(snapshot_of(inputs, config, now, history, variants))
-            built = compose_issue(inputs, config, now, history, kept, variants)
+            kept = pack(snapshot_of(inputs, config, now, history, variants, month))
+            built = compose_issue(inputs, config, now, history, kept, variants, month)
         with _stage("write and record it"):
             folder = issue_folder.write_folder(out_dir / built.issue.slug, built.files)
             state.record_issue(built.issue, folder, [v.issue for v in built.variants if v.issue])
     return folder, built
 
 
+def month_end(date: dt.date, config: Config) -> bool:
+    """Whether the issue of `date` is its month's last: the next one (selection.window_days
+    later, a week by default) is due in another month."""
+    return (date + dt.timedelta(days=config.selection.window_days)).month != date.month
+
+
+def month_of(state: State, config: Config, now: dt.datetime) -> Month:
+    """The inputs of the month's earlier issues, from their snapshots: what the monthly variants
+    choose from, with this issue's own."""
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    feeds: list[Feed] = []
+    exports: list[tuple[str, bytes]] = []
+    for folder in state.issue_folders(start.date(), now.date()):
+        try:
+            kept = unpack(issue_folder.read_snapshot(folder), str(folder), config.sources.max_bytes)
+        except DigestError as problem:  # an issue built without a snapshot, or moved: not counted
+            log.warning("the month's issue: %s", problem)
+            continue
+        feeds += kept.feeds
+        exports += kept.exports
+    return Month(start, tuple(feeds), tuple(exports))
+
+
 def variants_wanted(config: Config) -> tuple[Variant, ...]:
     """The variants the subscriber list's readers choose, when [segments] says what they can."""
     segments = config.segments
-    if not (segments.topics or segments.languages):
+    if not (segments.topics or segments.languages or segments.monthly):
         return ()
     from digest.send.subscribers import variants_in  # a build without segments never reads the list
 
@@ -445,7 +502,12 @@ def _stage(name: str) -> Iterator[None]:
 
 
 def snapshot_of(
-    inputs: Inputs, config: Config, now: dt.datetime, history: History, variants: Sequence[Variant] = ()
+    inputs: Inputs,
+    config: Config,
+    now: dt.datetime,
+    history: History,
+    variants: Sequence[Variant] = (),
+    month: Month | None = None,
 ) -> Snapshot:
     return Snapshot(
         now=now,
@@ -458,6 +520,8 @@ def snapshot_of(
         picks=inputs.picks,
         picks_file=inputs.picks_file,
         variants=tuple(variants),
+        month_feeds=month.feeds if month else (),
+        month_exports=month.exports if month else (),
     )
 
 
@@ -480,7 +544,11 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
         kept.exports,
         kept.picks_file,
     )
-    built = compose_issue(inputs, issue_config, kept.now, kept.history, data, kept.variants)
+    month = None
+    if any(v.monthly for v in kept.variants):
+        start = kept.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        month = Month(start, kept.month_feeds, kept.month_exports)
+    built = compose_issue(inputs, issue_config, kept.now, kept.history, data, kept.variants, month)
     target = issue_folder.write_folder(out / built.issue.slug if out else folder, built.files)
     return target, built
 

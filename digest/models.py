@@ -255,18 +255,25 @@ class Recipient(Struct, frozen=True):
     variant: str = ""  # the name of the issue's variant this reader gets ("": the whole issue)
 
 
+MONTHLY = ".monthly"  # the end of a monthly variant's name
+
+
 class Variant(Struct, frozen=True, order=True):
     """One version of an issue: the stories of some topics (none named: every story), in one
-    language ("": the newsletter's own). A reader gets exactly one, by their list columns."""
+    language ("": the newsletter's own), for weekly or monthly readers. A reader gets exactly
+    one, by their list columns."""
 
     topics: tuple[str, ...] = ()  # sorted, each named in [segments.topics]
     language: str = ""
+    monthly: bool = False  # built with the month's last issue, from the whole month's stories
 
     @property
     def name(self) -> str:
-        """The variant's folder and label: "all", "economy+security", "all.fr", "economy.fr"."""
+        """The variant's folder and label: "all", "economy+security", "all.fr", "economy.fr",
+        "all.monthly", "economy.fr.monthly"."""
         base = "+".join(self.topics) or "all"
-        return f"{base}.{self.language}" if self.language else base
+        named = f"{base}.{self.language}" if self.language else base
+        return f"{named}{MONTHLY}" if self.monthly else named
 
 
 WHOLE = Variant()  # every story in the newsletter's language: the issue folder itself

@@ -62,6 +62,9 @@ class Snapshot(Struct, frozen=True):
     picks: Picks
     picks_file: tuple[str, bytes] | None = None
     variants: tuple[Variant, ...] = ()  # built besides the whole issue
+    # For monthly variants: the month's earlier issues' stories and analytics files.
+    month_feeds: tuple[Feed, ...] = ()
+    month_exports: tuple[tuple[str, bytes], ...] = ()
 
 
 def _json(value: Any) -> bytes:
@@ -119,7 +122,22 @@ def pack(snapshot: Snapshot) -> bytes:
         "picks_file": picks_file,
     }
     if snapshot.variants:  # only then: a snapshot without variants stays byte for byte as it was
-        index["variants"] = [{"topics": list(v.topics), "language": v.language} for v in snapshot.variants]
+        index["variants"] = [
+            {"topics": list(v.topics), "language": v.language, "monthly": v.monthly}
+            for v in snapshot.variants
+        ]
+    if snapshot.month_feeds or snapshot.month_exports:
+        for n, feed in enumerate(snapshot.month_feeds):
+            files[f"month/feeds/{n:03}.json"] = _json(feed_to_dict(feed))
+        for n, (_, data) in enumerate(snapshot.month_exports):
+            files[f"month/analytics/{n:03}"] = data
+        index["month"] = {
+            "feeds": [f"month/feeds/{n:03}.json" for n in range(len(snapshot.month_feeds))],
+            "analytics": [
+                {"label": label, "file": f"month/analytics/{n:03}"}
+                for n, (label, _) in enumerate(snapshot.month_exports)
+            ],
+        }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in [(_INDEX, _json(index)), *files.items()]:
@@ -174,6 +192,7 @@ def _snapshot(index: dict[str, Any], read: Any) -> Snapshot:
             )
         )
     picks_file = index["picks_file"]
+    month = index.get("month") or {}
     return Snapshot(
         now=dt.datetime.fromisoformat(index["now"]),
         config=convert(index["config"], Config),
@@ -194,5 +213,10 @@ def _snapshot(index: dict[str, Any], read: Any) -> Snapshot:
         exports=tuple((e["label"], read(e["file"])) for e in index["analytics"]),
         picks=Picks(index["picks"]["lead"], tuple(index["picks"]["editors_choice"])),
         picks_file=(picks_file["label"], read(picks_file["file"])) if picks_file else None,
-        variants=tuple(Variant(tuple(v["topics"]), v["language"]) for v in index.get("variants", [])),
+        variants=tuple(
+            Variant(tuple(v["topics"]), v["language"], bool(v.get("monthly")))
+            for v in index.get("variants", [])
+        ),
+        month_feeds=tuple(feed_from_dict(json.loads(read(name))) for name in month.get("feeds", [])),
+        month_exports=tuple((e["label"], read(e["file"])) for e in month.get("analytics", [])),
     )

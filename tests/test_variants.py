@@ -163,3 +163,76 @@ def test_explain_variant_prints_why_each_story_is_in_that_variant_or_not(cli: Cl
     unknown = cli("build", "--config", str(config), "--explain", "--variant", "economy")
     assert unknown.exit_code == 2
     assert "--variant: no variant 'economy' in this issue (it has analysis, analysis.fr, " in unknown.stderr
+
+
+def month_of_news(folder: Path, week: int) -> None:
+    """A feed of November 2025 up to week `week` (four stories a week), and that week's page views:
+    the first week's stories read most, so the month's popular ones reach back to it."""
+    items = []
+    for n in range(4 * week):
+        day = 2 + (n // 4) * 7 + n % 4
+        items.append(
+            f"<item><title>Story {n} of week {n // 4 + 1}</title>"
+            f"<link>https://www.commonground.example/news/2025/11/story-{n}</link>"
+            f"<guid>story-{n}</guid><pubDate>{day:02d} Nov 2025 09:00:00 +0000</pubDate>"
+            f"<category>News</category><description>About {n}.</description></item>"
+        )
+    (folder / "news.rss").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>CommonGround</title>'
+        f"<link>https://www.commonground.example/</link>{''.join(items)}</channel></rss>"
+    )
+    views = [
+        f"https://www.commonground.example/news/2025/11/story-{n},{1000 if n < 4 else 10}"
+        for n in range(4 * week)
+    ]
+    (folder / "analytics.csv").write_text(
+        "url,pageviews\n" + "\n".join(views[-4:] if week > 1 else views) + "\n"
+    )
+
+
+def test_a_monthly_reader_gets_one_issue_at_month_end_with_the_month_s_stories(
+    cli: Cli, smtp: SmtpServer
+) -> None:
+    folder = cli.cwd / "news"
+    config = newsletter(folder, smtp, extra="[segments]\nmonthly = true\n")
+    (folder / "picks.toml").write_text("")
+    (folder / "subscribers.csv").write_text(
+        "email,cadence\nweekly@example.org,\nmonthly@example.org,monthly\nweekly2@example.org,Weekly\n"
+    )
+    summaries = []
+    for week, day in enumerate(("2025-11-07", "2025-11-14", "2025-11-21", "2025-11-28"), start=1):
+        month_of_news(folder, week)
+        built = cli("build", "--config", str(config), "--date", day)
+        assert built.exit_code == 0, built.output
+        sent = cli("send", "--config", str(config), day, env=environment())
+        assert sent.exit_code == 0, sent.output
+        summaries.append(sent.stdout)
+    assert smtp.recorder.copies == {
+        "weekly@example.org": 4,
+        "weekly2@example.org": 4,
+        "monthly@example.org": 1,
+    }
+    assert all(
+        "1 reader of variant monthly skipped: a monthly reader gets the month's last issue" in s
+        for s in summaries[:3]
+    )
+    [(_, data)] = [(r, d) for r, d in smtp.recorder.messages if r == ["monthly@example.org"]]
+    html = message_from_bytes(data, policy=policy.default).get_body(("html",)).get_content()  # type: ignore[union-attr]
+    weeks = {int(w) for w in re.findall(r"Story \d+ of week (\d)", html)}
+    assert weeks >= {1, 4}, weeks  # the first week's most read stories, and the last week's news
+    # Each story once in it, as its own manifest says; the weekly readers' last copy is the week's alone.
+    manifest = json.loads(
+        (folder / "issues" / "2025-11-28" / "variants" / "all.monthly" / "manifest.json").read_text()
+    )
+    urls = [pick["url"] for section in manifest["sections"].values() for pick in section]
+    assert len(urls) == len(set(urls)) and stories(html) == set(urls)
+    [(_, last)] = [(r, d) for r, d in smtp.recorder.messages if r == ["weekly@example.org"]][-1:]
+    weekly_html = message_from_bytes(last, policy=policy.default).get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert {int(w) for w in re.findall(r"Story \d+ of week (\d)", weekly_html)} == {4}
+    # The month's issue rebuilds from its snapshot alone, the month's earlier inputs kept in it.
+    issue = folder / "issues" / "2025-11-28"
+    before = {path: path.read_bytes() for path in issue.rglob("*") if path.is_file()}
+    for earlier in ("2025-11-07", "2025-11-14", "2025-11-21"):
+        (folder / "issues" / earlier / "inputs.zip").unlink()
+    assert cli("rebuild", str(issue), "--config", str(config)).exit_code == 0
+    assert {path: path.read_bytes() for path in issue.rglob("*") if path.is_file()} == before

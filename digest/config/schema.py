@@ -303,6 +303,9 @@ class SegmentsConfig(_Section, frozen=True):
     # The languages besides newsletter.language that variants are built in (shipped catalogs);
     # a reader whose language is not among them gets the newsletter's.
     languages: list[LanguageTag] = []
+    # Readers may choose `cadence = monthly`: they get nothing weekly, and with the month's last
+    # issue (the next is due in another month) a monthly one, from the whole month's stories.
+    monthly: bool = False
 
 
 class ArchiveConfig(_Section, frozen=True):

@@ -33,7 +33,7 @@ from digest.config import Config
 from digest.config.secrets import Secrets
 from digest.errors import SendError
 from digest.issue_folder import PersonalIssue
-from digest.models import DELIVERED, Recipient, SendStatus, Unconfirmed
+from digest.models import DELIVERED, MONTHLY, Recipient, SendStatus, Unconfirmed, Variant
 from digest.send.copies import Copies, IssueCopies
 from digest.send.dkim import Signer
 from digest.send.personalize import envelope_sender, personal_message
@@ -352,10 +352,16 @@ def assigned(
     """Each reader with the variant they get: theirs when the issue has it (a variant chosen after
     the build gets the whole issue); the readers of a variant skipped this time are left out,
     counted in `listed` with the reason."""
+    month_end = any(name.endswith(MONTHLY) for name in variants)
     for subscriber in subscribers:
         recipient = subscriber.recipient
-        name = recipient.variant if recipient.variant in variants else ""
-        skipped = variants.get(name) if name else None
+        if subscriber.variant.monthly and not month_end:
+            listed.skip_variant("monthly", "a monthly reader gets the month's last issue")
+            continue
+        # A variant chosen after the build: the whole issue, or the whole month's.
+        whole = Variant(monthly=True).name if subscriber.variant.monthly else ""
+        name = recipient.variant if recipient.variant in variants else whole
+        skipped = variants.get(name, "not built with this issue") if name else None
         if skipped:
             listed.skip_variant(name, skipped)
             continue

@@ -50,18 +50,29 @@ NO_SEGMENTS = SegmentsConfig()
 _TOPICS = re.compile(r"[;,\s]+")  # "economy; security", "economy,security" or "economy security"
 
 
-def variant_of(topics: str, language: str, segments: SegmentsConfig) -> Variant | str:
-    """The variant a reader's `topics` and `language` cells choose, or why the row is wrong. A
-    column the config has no segments for is not read; a language no variant is built in gets
-    the newsletter's own."""
+CADENCES = ("weekly", "monthly")
+
+
+def variant_of(topics: str, language: str, cadence: str, segments: SegmentsConfig) -> Variant | str:
+    """The variant a reader's `topics`, `language` and `cadence` cells choose, or why the row is
+    wrong. A column the config has no segments for is not read; a language no variant is built
+    in gets the newsletter's own; no cadence is weekly."""
     named: tuple[str, ...] = ()
     if segments.topics:
         named = tuple(sorted({t.lower() for t in _TOPICS.split(topics) if t}))
         unknown = next((t for t in named if t not in segments.topics), None)
         if unknown is not None:
             return f"unknown topic {unknown!r} (segments.topics has {', '.join(segments.topics)})"
+    every = (cadence.strip().lower() if segments.monthly else "") or "weekly"
+    if every not in CADENCES:
+        return f"unknown cadence {cadence.strip()!r} (weekly or monthly)"
     built = {tag.lower(): tag for tag in segments.languages}
-    return Variant(named, built.get(language.strip().lower(), ""))
+    return Variant(named, built.get(language.strip().lower(), ""), every == "monthly")
+
+
+def _choice(row: dict[str, str], columns: dict[str, str], segments: SegmentsConfig) -> Variant | str:
+    topics, language, cadence = (_cell(row, columns, name) for name in ("topics", "language", "cadence"))
+    return variant_of(topics, language, cadence, segments)
 
 
 def _tidy(name: str) -> str:
@@ -140,7 +151,7 @@ def _subscriber(
     if len(name) > MAX_NAME:
         _invalid(report, line, address, f"a name longer than {MAX_NAME} characters")
         return None
-    variant = variant_of(_cell(row, columns, "topics"), _cell(row, columns, "language"), segments)
+    variant = _choice(row, columns, segments)
     if isinstance(variant, str):
         _invalid(report, line, address, variant)
         return None
@@ -149,9 +160,9 @@ def _subscriber(
 
 
 def variants_in(path: Path, label: str, segments: SegmentsConfig) -> set[Variant]:
-    """The variants the list's readers choose (none when there are no segments or no list): what
-    a build makes besides the whole issue."""
-    if not (segments.topics or segments.languages) or not path.is_file():
+    """The variants the list's readers choose (none without a list): what a build makes besides
+    the whole issue."""
+    if not path.is_file():
         return set()
     found = set()
     with open_list(path, label) as handle:  # the two columns alone: no address is checked here
@@ -159,7 +170,7 @@ def variants_in(path: Path, label: str, segments: SegmentsConfig) -> set[Variant
         try:
             columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
             for row in reader:
-                variant = variant_of(_cell(row, columns, "topics"), _cell(row, columns, "language"), segments)
+                variant = _choice(row, columns, segments)
                 if isinstance(variant, Variant):
                     found.add(variant)
         except (UnicodeDecodeError, csv.Error) as error:

@@ -36,6 +36,14 @@ class Issues(Table):
             raise StateError(f"{wanted} was never built here: run digest build first", path=str(self.path))
         return row[0], Path(row[1])
 
+    def issue_folders(self, first: dt.date, before: dt.date) -> list[Path]:
+        """The folders of the issues dated from `first` to the day before `before`, oldest first."""
+        rows = self._db.execute(
+            "SELECT folder FROM issues WHERE date >= ? AND date < ? ORDER BY date",
+            (first.isoformat(), before.isoformat()),
+        )
+        return [Path(folder) for (folder,) in rows]
+
     def history(self, date: dt.date) -> History:
         """Earlier issues as seen by the issue dated `date` (a rebuild of it keeps its number)."""
         day = date.isoformat()
