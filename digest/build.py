@@ -271,13 +271,19 @@ def compose_issue(
     reached = _coverage(inputs, window)
     warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error)
     warnings += reached.warnings if reached else ()
-    built = [_variant(inputs, config, now, history, window, WHOLE, choice)]
+    # One selection per topic set (and cadence), shared by its languages.
     monthly = _monthly(inputs, config, now, history, month)
-    for variant in sorted(set(variants) - {WHOLE}):
-        if not variant.monthly:
-            built.append(_variant(inputs, config, now, history, window, variant))
-        elif monthly is not None:  # only the month's last issue has monthly variants
-            built.append(_variant(*monthly, variant))
+    chosen: dict[tuple[tuple[str, ...], bool], tuple[Choice, Window]] = {((), False): (choice, window)}
+    built = []
+    for variant in (WHOLE, *sorted(set(variants) - {WHOLE})):
+        if variant.monthly and monthly is None:  # only the month's last issue has monthly variants
+            continue
+        key = (variant.topics, variant.monthly)
+        if key not in chosen:
+            among, span = monthly if variant.monthly and monthly else (inputs, window)
+            topics = {name: config.segments.topics[name] for name in variant.topics}
+            chosen[key] = (_choose(among, config, now, history, span, topics, fresh=variant.monthly), span)
+        built.append(_variant(config, now, history.number, variant, *chosen[key]))
     whole = built[0]
     assert whole.issue is not None and whole.contents is not None  # the whole issue has its stories
     files = whole.contents.files()
@@ -307,17 +313,16 @@ def compose_issue(
 
 def _monthly(
     inputs: Inputs, config: Config, now: dt.datetime, history: History, month: Month | None
-) -> tuple[Inputs, Config, dt.datetime, History, Window] | None:
+) -> tuple[Inputs, Window] | None:
     """What a monthly variant is chosen from: the month's stories (its earlier issues' feeds and
-    this one's, each story once), its page views added up, the whole month as the window; and
-    no story is 'already sent' (a monthly reader got none of the weekly issues)."""
+    this one's, each story once), its page views added up, the whole month as the window."""
     if month is None:
         return None
     feeds = (*month.feeds, *inputs.feeds)
     merged = replace(
         inputs, items=merge_duplicates(feeds), pageviews=views_of(config, (*month.exports, *inputs.exports))
     )
-    return merged, config, now, History(number=history.number), Window(start=month.start, end=now)
+    return merged, Window(start=month.start, end=now)
 
 
 def _choose(
@@ -327,7 +332,11 @@ def _choose(
     history: History,
     window: Window,
     topics: Mapping[str, TopicConfig] | None = None,
+    *,
+    fresh: bool = False,
 ) -> Choice:
+    """The selection; `fresh`: for readers who got no earlier issue (a monthly one), so no story
+    is 'already sent'."""
     return select(
         inputs.items,
         pageviews=inputs.pageviews,
@@ -335,7 +344,7 @@ def _choose(
         window=window,
         now=now,
         picks=inputs.picks,
-        history=history,
+        history=History(number=history.number) if fresh else history,
         topics=topics,
     )
 
@@ -352,36 +361,24 @@ def variant_config(config: Config, variant: Variant) -> Config:
 
 
 def _variant(
-    inputs: Inputs,
-    config: Config,
-    now: dt.datetime,
-    history: History,
-    window: Window,
-    variant: Variant,
-    choice: Choice | None = None,
+    config: Config, now: dt.datetime, number: int, variant: Variant, choice: Choice, window: Window
 ) -> BuiltVariant:
-    """One variant selected (unless `choice` is given), rendered within the budget, checked."""
-    topics = {name: config.segments.topics[name] for name in variant.topics}
-    if choice is None:
-        choice = _choose(inputs, config, now, history, window, topics)
-        if not choice.new:  # the pins alone are no issue for a reader who chose topics
-            why = f"no new story in its topics ({', '.join(variant.topics)})" if topics else "no new story"
-            return BuiltVariant(variant, skipped=why)
+    """One variant of its selection: rendered in its language within the budget, checked."""
+    if variant != WHOLE and not choice.new:  # the pins alone are no issue for a reader who chose topics
+        topics = ", ".join(variant.topics)
+        return BuiltVariant(
+            variant, skipped=f"no new story in its topics ({topics})" if topics else "no new story"
+        )
     config = variant_config(config, variant)
     date = now.date()
-    selection, rendered = _within_budget(choice.selection, config, date, history.number)
+    selection, rendered = _within_budget(choice.selection, config, date, number)
     warnings = choice.warnings
     dropped = len(choice.selection.picks) - len(selection.picks)
     if dropped:
         stories = f"{dropped} lowest-ranked stor{'y' if dropped == 1 else 'ies'}"
         warnings += (f"dropped the {stories} to keep the HTML under {HTML_LIMIT // 1024} KB",)
     issue = Issue(
-        number=history.number,
-        date=date,
-        slug=date.isoformat(),
-        selection=selection,
-        rendered=rendered,
-        window=window,
+        number=number, date=date, slug=date.isoformat(), selection=selection, rendered=rendered, window=window
     )
     contents = issue_folder.Contents(
         html=rendered.html,
