@@ -91,6 +91,11 @@ class Month(Struct, frozen=True):
     start: dt.datetime
     feeds: tuple[Feed, ...] = ()
     exports: tuple[tuple[str, bytes], ...] = ()
+    warnings: tuple[str, ...] = ()  # the month's issues that could not be read back
+
+
+def month_start(now: dt.datetime) -> dt.datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 class BuiltVariant(Struct, frozen=True):
@@ -122,6 +127,7 @@ class BuiltVariant(Struct, frozen=True):
             "name": self.variant.name,
             "topics": list(self.variant.topics),
             "language": self.variant.language or None,
+            "cadence": "monthly" if self.variant.monthly else "weekly",
             "stories": len(picks),
             "skipped": self.skipped,
         }
@@ -271,6 +277,7 @@ def compose_issue(
     reached = _coverage(inputs, window)
     warnings = tuple(f"{r.source}: {r.error}" for r in inputs.reports if r.error)
     warnings += reached.warnings if reached else ()
+    warnings += month.warnings if month and any(v.monthly for v in variants) else ()
     # One selection per topic set (and cadence), shared by its languages.
     monthly = _monthly(inputs, config, now, history, month)
     chosen: dict[tuple[tuple[str, ...], bool], tuple[Choice, Window]] = {((), False): (choice, window)}
@@ -465,18 +472,19 @@ def month_end(date: dt.date, config: Config) -> bool:
 def month_of(state: State, config: Config, now: dt.datetime) -> Month:
     """The inputs of the month's earlier issues, from their snapshots: what the monthly variants
     choose from, with this issue's own."""
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = month_start(now)
     feeds: list[Feed] = []
     exports: list[tuple[str, bytes]] = []
+    missing: list[str] = []
     for folder in state.issue_folders(start.date(), now.date()):
         try:
             kept = unpack(issue_folder.read_snapshot(folder), str(folder), config.sources.max_bytes)
-        except DigestError as problem:  # an issue built without a snapshot, or moved: not counted
-            log.warning("the month's issue: %s", problem)
+        except DigestError as problem:  # an issue built without a snapshot, or moved: said, not counted
+            missing.append(f"the monthly variants go without an issue of the month: {problem}")
             continue
         feeds += kept.feeds
         exports += kept.exports
-    return Month(start, tuple(feeds), tuple(exports))
+    return Month(start, tuple(feeds), tuple(exports), tuple(missing))
 
 
 def variants_wanted(config: Config) -> tuple[Variant, ...]:
@@ -519,6 +527,7 @@ def snapshot_of(
         variants=tuple(variants),
         month_feeds=month.feeds if month else (),
         month_exports=month.exports if month else (),
+        month_warnings=month.warnings if month else (),
     )
 
 
@@ -543,8 +552,7 @@ def rebuild(folder: Path, config: Config, out: Path | None = None) -> tuple[Path
     )
     month = None
     if any(v.monthly for v in kept.variants):
-        start = kept.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        month = Month(start, kept.month_feeds, kept.month_exports)
+        month = Month(month_start(kept.now), kept.month_feeds, kept.month_exports, kept.month_warnings)
     built = compose_issue(inputs, issue_config, kept.now, kept.history, data, kept.variants, month)
     target = issue_folder.write_folder(out / built.issue.slug if out else folder, built.files)
     return target, built

@@ -65,6 +65,7 @@ class Snapshot(Struct, frozen=True):
     # For monthly variants: the month's earlier issues' stories and analytics files.
     month_feeds: tuple[Feed, ...] = ()
     month_exports: tuple[tuple[str, bytes], ...] = ()
+    month_warnings: tuple[str, ...] = ()  # the month's issues that could not be read back
 
 
 def _json(value: Any) -> bytes:
@@ -126,7 +127,7 @@ def pack(snapshot: Snapshot) -> bytes:
             {"topics": list(v.topics), "language": v.language, "monthly": v.monthly}
             for v in snapshot.variants
         ]
-    if snapshot.month_feeds or snapshot.month_exports:
+    if snapshot.month_feeds or snapshot.month_exports or snapshot.month_warnings:
         for n, feed in enumerate(snapshot.month_feeds):
             files[f"month/feeds/{n:03}.json"] = _json(feed_to_dict(feed))
         for n, (_, data) in enumerate(snapshot.month_exports):
@@ -137,6 +138,7 @@ def pack(snapshot: Snapshot) -> bytes:
                 {"label": label, "file": f"month/analytics/{n:03}"}
                 for n, (label, _) in enumerate(snapshot.month_exports)
             ],
+            "warnings": list(snapshot.month_warnings),
         }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -219,4 +221,5 @@ def _snapshot(index: dict[str, Any], read: Any) -> Snapshot:
         ),
         month_feeds=tuple(feed_from_dict(json.loads(read(name))) for name in month.get("feeds", [])),
         month_exports=tuple((e["label"], read(e["file"])) for e in month.get("analytics", [])),
+        month_warnings=tuple(month.get("warnings", [])),
     )
