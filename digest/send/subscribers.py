@@ -48,8 +48,6 @@ class Subscriber(Struct, frozen=True):
 
 NO_SEGMENTS = SegmentsConfig()
 _TOPICS = re.compile(r"[;,\s]+")  # "economy; security", "economy,security" or "economy security"
-
-
 CADENCES = ("weekly", "monthly")
 
 
@@ -135,8 +133,7 @@ def _cell(row: dict[str, str], columns: dict[str, str], name: str) -> str:
 def _subscriber(
     row: dict[str, str], columns: dict[str, str], line: int, report: ListReport, segments: SegmentsConfig
 ) -> Subscriber | None:
-    status = (row.get(columns["status"]) or "").strip().lower() if "status" in columns else ""
-    if status in SKIPPED_STATUSES:
+    if _cell(row, columns, "status").strip().lower() in SKIPPED_STATUSES:
         report.skipped += 1
         return None
     address = (row.get(columns["email"]) or "").strip()
@@ -165,11 +162,13 @@ def variants_in(path: Path, label: str, segments: SegmentsConfig) -> set[Variant
     if not path.is_file():
         return set()
     found = set()
-    with open_list(path, label) as handle:  # the two columns alone: no address is checked here
+    with open_list(path, label) as handle:  # the choosing columns alone: no address is checked here
         reader = csv.DictReader(handle)
         try:
             columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
             for row in reader:
+                if _cell(row, columns, "status").strip().lower() in SKIPPED_STATUSES:
+                    continue
                 variant = _choice(row, columns, segments)
                 if isinstance(variant, Variant):
                     found.add(variant)
