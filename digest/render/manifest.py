@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -125,6 +126,9 @@ def manifest_json(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+.-]*")  # "analysis+opinion.fr.monthly"
+
+
 class ManifestSummary(Struct, frozen=True):
     """What the commands that read an issue back (`send`, `check`) need of its manifest."""
 
@@ -148,7 +152,11 @@ def read_manifest(data: bytes) -> ManifestSummary:
             unsubscribe_url=issue.get("unsubscribe_url"),
             personal_unsubscribe_url=issue.get("personal_unsubscribe_url"),
             merge_tags=tuple(manifest.get("merge_tags", ())),
-            variants={str(v["name"]): v.get("skipped") for v in manifest.get("variants", ())},
+            variants={
+                str(v["name"]): v.get("skipped")
+                for v in manifest.get("variants", ())
+                if VARIANT_NAME.fullmatch(str(v["name"])) and ".." not in str(v["name"])  # a folder name
+            },
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(
