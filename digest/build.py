@@ -492,7 +492,16 @@ def variants_wanted(config: Config) -> tuple[Variant, ...]:
     segments = config.segments
     if not (segments.topics or segments.languages or segments.monthly):
         return ()
+    from digest.render.labels import shipped_languages
     from digest.send.subscribers import variants_in  # a build without segments never reads the list
+
+    shipped = shipped_languages()
+    for language in segments.languages:
+        if language.replace("_", "-").split("-")[0].lower() not in shipped:
+            raise ConfigError(
+                f"segments.languages: digest has no words in {language!r} (it has {', '.join(shipped)})",
+                path=str(config.path) if config.path else None,
+            )
 
     path = Path(config.resolve(config.send.subscribers))
     return tuple(sorted(variants_in(path, config.send.subscribers, segments)))

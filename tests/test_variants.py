@@ -240,3 +240,10 @@ def test_a_monthly_reader_gets_one_issue_at_month_end_with_the_month_s_stories(
         (folder / "issues" / earlier / "inputs.zip").unlink()
     assert cli("rebuild", str(issue), "--config", str(config)).exit_code == 0
     assert {path: path.read_bytes() for path in issue.rglob("*") if path.is_file()} == before
+
+
+def test_a_language_digest_has_no_words_in_is_a_config_error(cli: Cli, smtp: SmtpServer) -> None:
+    config = newsletter(cli.cwd / "news", smtp, extra='[segments]\nlanguages = ["it"]\n')
+    result = cli("build", "--config", str(config))
+    assert result.exit_code == 2
+    assert "segments.languages: digest has no words in 'it' (it has ar, de, en, es, fr, ru)" in result.stderr

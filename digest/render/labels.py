@@ -38,6 +38,11 @@ def catalog_dir() -> Path:
     return templates_dir() / "locale"
 
 
+def shipped_languages() -> list[str]:
+    """The languages whose words ship with digest: English and every catalog."""
+    return sorted({"en"} | {d.name for d in catalog_dir().iterdir() if (d / "LC_MESSAGES").is_dir()})
+
+
 def _primary(language: str) -> str:
     return language.replace("-", "_").split("_")[0].lower()
 
