@@ -95,18 +95,33 @@ def read_subscribers(
     """The list's valid subscribers in its order, each with the variant their columns choose
     (`segments`); what was left out goes into `report`."""
     with open_list(path, label) as handle:
-        reader = csv.DictReader(handle)
-        try:
-            columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
-        except UnicodeDecodeError as error:
-            raise InputError(f"cannot read the subscriber list: {error}", path=label) from None
+        columns, rows = _rows(handle, label, report)
         if "email" not in columns:
             raise InputError("needs an 'email' column", path=label)
+        for line, row in rows:
+            subscriber = _subscriber(row, columns, line, report, segments)
+            if subscriber is not None:
+                yield subscriber
+
+
+def _rows(
+    handle: TextIO, label: str, report: ListReport
+) -> tuple[dict[str, str], Iterator[tuple[int, dict[str, str]]]]:
+    """The list's columns (lower case → as written) and its rows with their line numbers. A row
+    the csv module cannot take is left out, named in `report`; a list that is not UTF-8 is an
+    InputError."""
+    reader = csv.DictReader(handle)
+    try:
+        columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read the subscriber list: {error}", path=label) from None
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
         while True:
             try:
                 row = next(reader)
             except StopIteration:
-                break
+                return
             except UnicodeDecodeError as error:
                 raise InputError(
                     f"line {reader.line_num + 1}: not UTF-8 ({error.reason})", path=label
@@ -115,9 +130,9 @@ def read_subscribers(
                 # The reader counts the line once it has parsed it, which it never did.
                 _invalid(report, reader.line_num + 1, "", f"not a row this list can have ({error})")
                 continue
-            subscriber = _subscriber(row, columns, reader.line_num, report, segments)
-            if subscriber is not None:
-                yield subscriber
+            yield reader.line_num, row
+
+    return columns, rows()
 
 
 def _invalid(report: ListReport, line: int, address: str, why: str) -> None:
@@ -163,15 +178,11 @@ def variants_in(path: Path, label: str, segments: SegmentsConfig) -> set[Variant
         return set()
     found = set()
     with open_list(path, label) as handle:  # the choosing columns alone: no address is checked here
-        reader = csv.DictReader(handle)
-        try:
-            columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
-            for row in reader:
-                if _cell(row, columns, "status").strip().lower() in SKIPPED_STATUSES:
-                    continue
-                variant = _choice(row, columns, segments)
-                if isinstance(variant, Variant):
-                    found.add(variant)
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise InputError(f"cannot read the subscriber list: {error}", path=label) from None
+        columns, rows = _rows(handle, label, ListReport())
+        for _, row in rows:
+            if _cell(row, columns, "status").strip().lower() in SKIPPED_STATUSES:
+                continue
+            variant = _choice(row, columns, segments)
+            if isinstance(variant, Variant):
+                found.add(variant)
     return found - {WHOLE}
