@@ -140,6 +140,10 @@ class Built(Struct, frozen=True):
     analytics: Coverage | None = None  # what the page views reached, when there were any
     variants: tuple[BuiltVariant, ...] = ()  # besides the whole issue (the folder itself)
 
+    def variant(self, name: str) -> BuiltVariant | None:
+        """Variant `name` as built (or skipped); None when the issue has none of that name."""
+        return next((v for v in self.variants if v.variant.name == name), None)
+
 
 def issue_day(config: Config, today: dt.date) -> dt.date:
     """The date of the issue to build: the config's `issue.date` (or `--date`), else today."""

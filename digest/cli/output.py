@@ -150,7 +150,7 @@ def report_build(folder: Path, built: "Built", *, explain: bool = False, variant
 
 
 def _variant_issue(built: "Built", name: str) -> "Issue":
-    found = next((v for v in built.variants if v.variant.name == name), None)
+    found = built.variant(name)
     if found is None:
         names = ", ".join(v.variant.name for v in built.variants) or "none: see [segments]"
         raise ConfigError(f"--variant: no variant {name!r} in this issue (it has {names})")

@@ -117,9 +117,9 @@ class Preview:
 
 def shown(built: Built, name: str) -> tuple[Issue, bytes]:
     """The issue and message of variant `name` ("" or unknown: the whole issue)."""
-    for variant in built.variants:
-        if variant.variant.name == name and variant.issue and variant.contents:
-            return variant.issue, variant.contents.message
+    found = built.variant(name)
+    if found and found.issue and found.contents:
+        return found.issue, found.contents.message
     return built.issue, built.files[issue_folder.MESSAGE]
 
 
