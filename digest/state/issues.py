@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from msgspec.structs import replace
+
 from digest.errors import StateError
 from digest.models import (
     DELIVERED,
@@ -92,33 +94,11 @@ class Issues(Table):
             DELIVERED,
         ):
             variants.setdefault(number, {})[variant] = count
-        return [
-            IssueSummary(
-                number,
-                dt.date.fromisoformat(date),
-                subject,
-                Path(folder),
-                items,
-                sent,
-                recipients,
-                suppressed,
-                bounces,
-                complaints,
-                by_variant=variants.get(number, {}),
-            )
-            for (
-                number,
-                date,
-                subject,
-                folder,
-                items,
-                sent,
-                recipients,
-                suppressed,
-                bounces,
-                complaints,
-            ) in rows
-        ]
+        summaries = (
+            IssueSummary(number, dt.date.fromisoformat(date), subject, Path(folder), *counts)
+            for number, date, subject, folder, *counts in rows
+        )
+        return [replace(summary, by_variant=variants.get(summary.number, {})) for summary in summaries]
 
     def record_issue(self, issue: Issue, folder: Path, variants: Sequence[Issue] = ()) -> None:
         """The issue and the stories it used (its variants' too: none is picked again for anyone),
