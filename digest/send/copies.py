@@ -74,16 +74,13 @@ def _quote(text: str) -> str:
     return text.translate(_ENCODE)
 
 
-_WSP = re.compile(r"[ \t]+")
-
-
 def _canonical(text: str, dots: bool) -> str:
-    """DKIM's relaxed canonical form (RFC 6376 3.4.4) of whole lines joined by CRLF, as they were
-    before SMTP's dot-stuffing (`dots`): a run of spaces and tabs is one space, none at a line's end."""
+    """DKIM's relaxed canonical form (dkimpy's) of whole quoted-printable lines joined by CRLF,
+    as they were before SMTP's dot-stuffing (`dots`); most lines have nothing to change."""
     if dots:
         text = ("\r\n" + text).replace("\r\n.", "\r\n")[2:]
     if "\t" in text or "  " in text or " \r\n" in text or text.endswith(" "):
-        text = _WSP.sub(" ", text).replace(" \r\n", "\r\n").removesuffix(" ")
+        text = dkim.canonical_lines(f"{text}\r\n".encode("ascii"))[:-2].decode("ascii")
     return text
 
 
