@@ -372,12 +372,12 @@ def prepare(
     ledger: Ledger,
     subscribers: Iterator[Subscriber],
     unconfirmed: Unconfirmed | None,
-    variants: Mapping[str, str | None] | None = None,
-    listed: ListReport | None = None,
+    variants: Mapping[str, str | None],
+    listed: ListReport,
 ) -> int:
     """Take the list into the ledger (queueing those it does not know), find what a dead run
     left 'sending' (now 'unconfirmed'), settle those as the editor said. Returns the list's size."""
-    total = ledger.take_list(assigned(subscribers, variants or {}, listed or ListReport()))
+    total = ledger.take_list(assigned(subscribers, variants, listed))
     ledger.interrupted()
     if unconfirmed is Unconfirmed.RESEND:
         ledger.settle_unconfirmed(SendStatus.QUEUED)
