@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from digest.config import Config
 from digest.net import is_loopback
-from digest.render.message import sender_address
+from digest.render.message import sender_domain
 from digest.send.dkim import Key
 
 TXT_CHUNK = 255  # one character-string of a TXT record holds at most 255 octets (RFC 1035 3.3)
@@ -21,7 +21,7 @@ def txt(name: str, value: str) -> str:
 
 
 def from_domain(config: Config) -> str:
-    return sender_address(config.newsletter.sender).rpartition("@")[2].lower()
+    return sender_domain(config.newsletter.sender).lower()
 
 
 def envelope_domain(config: Config) -> str:

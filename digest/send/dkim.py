@@ -36,7 +36,7 @@ from dkim.canonicalization import (
 from digest.config import Config, DkimConfig
 from digest.errors import ConfigError
 from digest.files import read_input_bytes
-from digest.render.message import sender_address
+from digest.render.message import sender_domain
 
 SIGNED = (
     b"from",
@@ -129,7 +129,7 @@ def _key_data(config: Config, file: str | None, variable: str, env: Mapping[str,
 
 def signing_domain(config: Config) -> str:
     """d=: the configured domain, else the From address's (aligned with it, as DMARC wants)."""
-    return config.dkim.domain or sender_address(config.newsletter.sender).rpartition("@")[2]
+    return config.dkim.domain or sender_domain(config.newsletter.sender)
 
 
 def load_keys(config: Config, env: Mapping[str, str]) -> list[Key]:
