@@ -242,13 +242,9 @@ def _deliverability(
     wait: float,
 ) -> None:
     from digest.deliverability.commands import Preflight, run_preflight
-    from digest.deliverability.findings import Tier
 
     settings = settings_for(config)
-    tiers = (
-        {Tier.MESSAGE} | ({Tier.DOMAIN} if not offline else set()) | ({Tier.RECEIVER} if via_imap else set())
-    )
-    options = Preflight(frozenset(tiers), nameserver, dns_answers, via_imap, wait)
+    options = Preflight(offline, nameserver, dns_answers, via_imap, wait)
     which = path.name if path is not None else None  # an issue folder is named by its date
     verdicts = run_preflight(
         settings, state_folder(settings), which, options, env=os.environ, now=dt.datetime.now(dt.UTC)

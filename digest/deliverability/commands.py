@@ -37,7 +37,7 @@ STAND_IN = Recipient("reader@example.net", "Sample Reader")
 
 
 class Preflight(Struct, frozen=True):
-    tiers: frozenset[Tier]
+    offline: bool = False  # the message tier alone: no DNS
     nameserver: str | None = None  # "127.0.0.1:5353": ask this server, not the system's resolver
     answers: Path | None = None  # replay the DNS answers saved by an earlier check
     via_imap: str | None = None  # the address whose mailbox the feedback IMAP settings open
@@ -64,17 +64,15 @@ def preflight(
     """Each tier's verdict, in order."""
     keys = load_keys(config, env)
     secrets = read_secrets(config, env, unsubscribe_url=issue.unsubscribe_url, smtp=False)
-    verdicts = []
-    if Tier.MESSAGE in options.tiers:
-        copy = signed_copy(issue, config, keys, STAND_IN, now=now, secret=secrets.unsubscribe)
-        verdicts.append(check_message(copy, keys, from_domain(config), spamassassin=installed_spamassassin()))
-    if Tier.DOMAIN in options.tiers:
+    copy = signed_copy(issue, config, keys, STAND_IN, now=now, secret=secrets.unsubscribe)
+    verdicts = [check_message(copy, keys, from_domain(config), spamassassin=installed_spamassassin())]
+    if not options.offline:  # the domain tier
         resolver = replaying(options.answers) if options.answers else Recording(options.nameserver)
         verdict = check_domain(config, keys, resolver)
         verdicts.append(verdict)
         if isinstance(resolver, Recording):
             _save(issue.folder, verdict, resolver.saved(now))
-    if Tier.RECEIVER in options.tiers and options.via_imap:
+    if options.via_imap:  # the receiver tier
         verdicts.append(via_imap(issue, config, keys, options.via_imap, env=env, now=now, wait=options.wait))
     return verdicts
 
